@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/**
+ * Every service validates its environment once, at start, against a schema built from these
+ * pieces. A bad value stops the process with a message that names the variable.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "true" or "false" only: a typo must not silently mean false. */
+export function envBool(defaultValue: boolean) {
+  return z
+    .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+    .default(defaultValue ? 'true' : 'false')
+    .transform((v) => v === 'true');
+}
+
+export function envInt(defaultValue: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .string()
+    .default(String(defaultValue))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+export function envUrl(defaultValue: string, protocols: readonly string[]) {
+  return z
+    .string()
+    .default(defaultValue)
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
+}
+
+/** Comma-separated list; empty means none. */
+export function envList(defaultValue = '') {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+}
+
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
+
+/** Variables shared by several services, with the local defaults of SPEC.md. */
+export const commonEnv = {
+  LOG_LEVEL: logLevel,
+  REDIS_URL: envUrl('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  /** Prefix of every Redis key, so that tests (and several stacks) can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{0,64}$/)
+    .default('gavel:'),
+  DATABASE_URL: envUrl('postgres://postgres@127.0.0.1:5432/gavel', ['postgres:', 'postgresql:']),
+  NATS_URL: envUrl('nats://127.0.0.1:4222', ['nats:', 'tls:']),
+  NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('GAVEL'),
+  EVENT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('gavel'),
+  AUTH_MODE: z.enum(['jwt', 'open']).default('jwt'),
+  AUTH_SECRET: z.string().optional(),
+} as const;
+
+/**
+ * Parses `env` against `shape`; throws ConfigError naming every bad variable.
+ * Empty strings count as unset, as they do in most shells and manifests.
+ */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<S>> {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  }
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const value = cleaned[String(issue.path[0])];
+        return `${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`}`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+/** In jwt mode a secret is required, and a short one is refused. */
+export function requireAuthSecret(config: { AUTH_MODE: 'jwt' | 'open'; AUTH_SECRET?: string | undefined }) {
+  if (config.AUTH_MODE === 'jwt' && (!config.AUTH_SECRET || config.AUTH_SECRET.length < 16)) {
+    throw new ConfigError(['AUTH_SECRET: must be at least 16 characters when AUTH_MODE=jwt']);
+  }
+}

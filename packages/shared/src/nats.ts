@@ -1,0 +1,69 @@
+import {
+  connect,
+  RetentionPolicy,
+  StorageType,
+  DiscardPolicy,
+  type NatsConnection,
+  type JetStreamManager,
+  type StreamConfig,
+} from 'nats';
+import { subjects, type Topology } from './events.js';
+
+/** Connects with unlimited reconnects: a NATS restart must never kill a service. */
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: 2000,
+  });
+}
+
+const DAY_NS = 24 * 3600 * 1e9;
+
+/**
+ * Creates or updates the event stream and its dead-letter stream. Idempotent: every service may
+ * call it at start.
+ */
+export async function ensureStreams(jsm: JetStreamManager, topology: Topology): Promise<void> {
+  const s = subjects(topology);
+  const wanted: Array<Partial<StreamConfig> & { name: string; subjects: string[] }> = [
+    {
+      name: topology.stream,
+      subjects: [s.all],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      // Replays (item:watch afterSeq) and archival catch-up read from here.
+      max_age: 7 * DAY_NS,
+      // Publishes carry Nats-Msg-Id = event id; a retried publish inside this window is dropped.
+      duplicate_window: 10 * 60 * 1e9,
+    },
+    {
+      name: s.deadLetterStream,
+      subjects: [s.allDeadLetters],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: 30 * DAY_NS,
+    },
+  ];
+  for (const config of wanted) {
+    try {
+      const info = await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, { ...info.config, ...config });
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(config);
+      } catch (addErr) {
+        // Another replica created it between our info and add.
+        if (!String(addErr).includes('already in use')) throw addErr;
+      }
+    }
+  }
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof Error && /stream not found/i.test(err.message);
+}
