@@ -3,10 +3,12 @@ import { defineConfig } from 'vitest/config';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-// Tests read the shared package from source, so `npm test` needs no build first.
+// Tests read workspace packages from source, as their "source" export condition points, so
+// `npm test` needs no build first. One entry per workspace export.
 const alias = [
   { find: /^@gavel\/shared\/testing$/, replacement: here('./packages/shared/src/testing.ts') },
   { find: /^@gavel\/shared$/, replacement: here('./packages/shared/src/index.ts') },
+  { find: /^@gavel\/archival\/migrate$/, replacement: here('./services/archival/src/migrate.ts') },
 ];
 
 const projects = {
