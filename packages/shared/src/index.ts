@@ -8,3 +8,4 @@ export * from './metrics.js';
 export * from './ops-routes.js';
 export * from './shutdown.js';
 export * from './nats.js';
+export * from './platform-outputs.js';
