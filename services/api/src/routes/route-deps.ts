@@ -1,0 +1,20 @@
+import type { ApiConfig } from '../config.js';
+import type { ApiMetrics } from '../api-metrics.js';
+import type { BidStrategy } from '../bid-strategies/rules.js';
+import type { HistoryRepository } from '../history-repository.js';
+import type { ItemsRepository } from '../items-repository.js';
+import type { RateLimits } from '../rate-limits.js';
+import type { RedisKeys } from '../redis-keys.js';
+import type { Authenticator } from '../request-auth.js';
+
+/** What the route modules are built from. */
+export interface RouteDeps {
+  readonly config: ApiConfig;
+  readonly keys: RedisKeys;
+  readonly items: ItemsRepository;
+  readonly strategy: BidStrategy;
+  readonly history: HistoryRepository;
+  readonly rateLimits: RateLimits;
+  readonly authenticate: Authenticator;
+  readonly metrics: ApiMetrics;
+}
