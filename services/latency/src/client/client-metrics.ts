@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram as PromHistogram, type Registry } from 'prom-client';
+import type { PercentileSummary } from './latency-histogram.js';
+
+/** Seconds; dense below 10 ms, where in-region WebSocket latency lives. */
+const BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
+  0.5, 1, 2.5, 5,
+];
+
+/**
+ * What the client exports when it runs as a Deployment: every sample into a Prometheus
+ * histogram (aggregatable over pods), and the exact HdrHistogram percentiles of the last run.
+ */
+export function createClientMetrics(registry: Registry) {
+  const latency = new PromHistogram({
+    name: 'gavel_latency_client_latency_seconds',
+    help: 'Echo latency measured from the intended send time',
+    labelNames: ['target'] as const,
+    buckets: BUCKETS,
+    registers: [registry],
+  });
+  const percentile = new Gauge({
+    name: 'gavel_latency_client_last_run_seconds',
+    help: 'Latency percentiles of the last completed run (HdrHistogram, from the intended send time)',
+    labelNames: ['target', 'quantile'] as const,
+    registers: [registry],
+  });
+  const messages = new Counter({
+    name: 'gavel_latency_client_messages_total',
+    help: 'Measured messages by outcome',
+    labelNames: ['target', 'outcome'] as const,
+    registers: [registry],
+  });
+  const runs = new Counter({
+    name: 'gavel_latency_client_runs_total',
+    help: 'Completed measurement runs',
+    labelNames: ['target'] as const,
+    registers: [registry],
+  });
+  return {
+    sampleRecorder(target: string) {
+      const child = latency.labels(target);
+      return (us: number) => child.observe(us / 1e6);
+    },
+    recordRun(target: string, summary: PercentileSummary, received: number, lost: number) {
+      const quantiles: Array<[string, number]> = [
+        ['0.5', summary.p50],
+        ['0.9', summary.p90],
+        ['0.99', summary.p99],
+        ['0.999', summary.p99_9],
+        ['0.9999', summary.p99_99],
+        ['1', summary.max],
+      ];
+      for (const [quantile, ms] of quantiles) percentile.labels(target, quantile).set(ms / 1000);
+      messages.labels(target, 'received').inc(received);
+      messages.labels(target, 'lost').inc(lost);
+      runs.labels(target).inc();
+    },
+  };
+}
