@@ -1,0 +1,34 @@
+import { ApiObject, JsonPatch } from 'cdk8s';
+import type { StatefulSet } from 'cdk8s-plus-27';
+
+export interface DataVolumeOptions {
+  /** Where the first container mounts the claim. */
+  readonly mountPath: string;
+  readonly sizeGi: number;
+  /** @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
+}
+
+/**
+ * Gives every replica of a StatefulSet its own PersistentVolumeClaim named `data`.
+ * cdk8s-plus-27 has no volumeClaimTemplates, so the template and the mount are JSON patches.
+ */
+export function addDataVolumeClaim(statefulSet: StatefulSet, options: DataVolumeOptions): void {
+  const obj = ApiObject.of(statefulSet);
+  obj.addJsonPatch(
+    JsonPatch.add('/spec/volumeClaimTemplates', [
+      {
+        metadata: { name: 'data' },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          ...(options.storageClassName ? { storageClassName: options.storageClassName } : {}),
+          resources: { requests: { storage: `${options.sizeGi}Gi` } },
+        },
+      },
+    ]),
+    JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', {
+      name: 'data',
+      mountPath: options.mountPath,
+    }),
+  );
+}
