@@ -1,0 +1,47 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { commonEnv, envInt, envList, loadConfig, requireAuthSecret } from '@gavel/shared';
+
+/** Everything the broadcast gateway reads from its environment, validated once at start. */
+export const broadcastEnv = {
+  ...commonEnv,
+  /** @default 8081 */
+  PORT: envInt(8081, 0, 65535),
+  /** @default "0.0.0.0" */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Browser Origins allowed to connect; empty allows every Origin (local). @default "" */
+  ALLOWED_ORIGINS: envList(''),
+  /** How long a draining replica waits for its clients to leave before closing. @default 30 */
+  DRAIN_TIMEOUT_S: envInt(30, 0, 3600),
+  /** Clients are told to reconnect after a random delay in [0, this], so they do not stampede. @default 2000 */
+  RECONNECT_JITTER_MS: envInt(2000, 0, 600_000),
+  /** Chat rooms plus watched items one connection may hold. @default 50 */
+  MAX_ROOMS_PER_CONNECTION: envInt(50, 1, 10_000),
+  /** chat and dm sends per second per connection. @default 5 */
+  CHAT_RATE_PER_S: envInt(5, 1, 100_000),
+  /** Client events of any kind per second per connection. @default 50 */
+  EVENT_RATE_PER_S: envInt(50, 1, 1_000_000),
+  /** Identifies this process in presence records and logs. @default "<hostname>-<pid>" */
+  REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+    .default(`${hostname()}-${process.pid}`),
+  /** Deployment colour (blue/green), reported in logs and metrics. */
+  COLOR: z.enum(['blue', 'green']).optional(),
+  /** A replica that stops heartbeating is presumed dead after this long; its presence is swept. @default 15 */
+  PRESENCE_TTL_S: envInt(15, 2, 3600),
+  /** Accepted bids kept in memory per watched item, so re-watches replay without JetStream. @default 10000 */
+  FEED_HISTORY: envInt(10_000, 10, 1_000_000),
+  /** How long Socket.IO keeps a disconnected session for recovery. @default 120000 */
+  RECOVERY_WINDOW_MS: envInt(120_000, 0, 3_600_000),
+  /** A ws client whose unsent bytes exceed this is disconnected (it resumes with afterSeq). @default 4194304 */
+  WS_MAX_BUFFERED_BYTES: envInt(4 * 1024 * 1024, 16_384, 1024 * 1024 * 1024),
+} as const;
+
+export type BroadcastConfig = z.infer<z.ZodObject<typeof broadcastEnv>>;
+
+export function loadBroadcastConfig(env: NodeJS.ProcessEnv = process.env): BroadcastConfig {
+  const config = loadConfig(broadcastEnv, env);
+  requireAuthSecret(config);
+  return config;
+}
