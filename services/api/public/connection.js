@@ -30,8 +30,9 @@ export function loadSocketIoClient(origin) {
   });
 }
 
-/** Acks are `{ok: true, ...}` or `{ok: false, error}`; the error may be a string or `{code, message}`. */
+/** A refused ack is `{ok: false, error: code, message}`: the message reads best. */
 export function ackError(ack) {
+  if (typeof ack?.message === 'string' && ack.message) return ack.message;
   const error = ack?.error;
   if (typeof error === 'string') return error.replaceAll('_', ' ');
   if (error && typeof error === 'object') return error.message ?? error.code ?? 'refused';

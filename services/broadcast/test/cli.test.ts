@@ -1,4 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '@gavel/archival/migrate';
+import {
+  createTestDatabase,
+  dropTopology,
+  freePort,
+  spawnService,
+  testTopology,
+  uniqueId,
+  waitFor,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@gavel/shared/testing';
 import { broadcastUrlFor } from '../src/cli/broadcast-url.js';
 import { describeFailure } from '../src/cli/api-client.js';
 import { helpText, parseCommand, type Command } from '../src/cli/command-parser.js';
@@ -132,4 +147,263 @@ describe('output lines', () => {
       'rejected: body.amount: too big',
     );
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The CLI end to end: api + broadcast + archival as real processes, two CLIs driven through stdin.
+
+/** Services start slowly on a loaded 2-core CI machine; this only bounds a hang. */
+const STARTUP_MS = 120_000;
+
+const BIN = fileURLToPath(new URL('../bin/gavel.js', import.meta.url));
+
+/** A running `gavel chat` with everything it printed (stdout and stderr, interleaved). */
+class CliProcess {
+  private text = '';
+  /** Where the next expectLine starts looking, so each expectation consumes its match. */
+  private cursor = 0;
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => (this.text += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.text += d.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get output(): string {
+    return this.text;
+  }
+
+  send(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
+  }
+
+  /** Waits for a line matching `pattern` after the previous match; returns it. */
+  async expectLine(pattern: RegExp | string, timeoutMs = 15_000): Promise<string> {
+    const matches = (line: string) => (typeof pattern === 'string' ? line === pattern : pattern.test(line));
+    return waitFor(
+      () => {
+        const rest = this.text.slice(this.cursor);
+        let offset = 0;
+        for (const line of rest.split('\n')) {
+          const end = offset + line.length + 1;
+          if (end <= rest.length && matches(line)) {
+            this.cursor += end;
+            return line;
+          }
+          offset = end;
+        }
+        return undefined;
+      },
+      { timeoutMs, what: `a line matching ${String(pattern)}; output so far:\n${this.text}` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message.split(';')[0]}; output so far:\n${this.text}`);
+    });
+  }
+
+  /** How many whole lines equal `line` (to prove something printed once). */
+  count(line: string): number {
+    return this.text.split('\n').filter((l) => l === line).length;
+  }
+}
+
+function startCli(args: string[]): CliProcess {
+  const child = spawn(process.execPath, [BIN, 'chat', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return new CliProcess(child);
+}
+
+describe('gavel chat against a real stack', () => {
+  const topology = testTopology();
+  const secret = randomBytes(24).toString('base64url');
+  let db: TestDatabase;
+  const services: ServiceProcess[] = [];
+  const clis: CliProcess[] = [];
+  let apiUrl = '';
+  let broadcastUrl = '';
+
+  function cli(user: string, extra: string[] = []): CliProcess {
+    const c = startCli(['--url', apiUrl, '--broadcast-url', broadcastUrl, '--user', user, ...extra]);
+    clis.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await migrate(db.url);
+    const shared = {
+      NATS_STREAM: topology.stream,
+      EVENT_PREFIX: topology.prefix,
+      REDIS_PREFIX: `${uniqueId('cli')}:`,
+      DATABASE_URL: db.url,
+      AUTH_SECRET: secret,
+    };
+    const [apiPort, broadcastPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const started = await Promise.all([
+      spawnService(
+        'services/api/src/main.ts',
+        { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
+        { port: apiPort, timeoutMs: STARTUP_MS },
+      ),
+      // A small room cap makes "the server refused" easy to provoke.
+      spawnService(
+        'services/broadcast/src/main.ts',
+        // vitest exports COLOR=0 (terminal colours), which is not a deployment colour.
+        { ...shared, PORT: String(broadcastPort), MAX_ROOMS_PER_CONNECTION: '3', COLOR: '' },
+        { port: broadcastPort, timeoutMs: STARTUP_MS },
+      ),
+      spawnService(
+        'services/archival/src/main.ts',
+        { ...shared, PORT: String(archivalPort) },
+        { port: archivalPort, timeoutMs: STARTUP_MS },
+      ),
+    ]);
+    services.push(...started);
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    broadcastUrl = `http://127.0.0.1:${broadcastPort}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of clis) c.child.kill('SIGKILL');
+    await Promise.all(services.map((s) => s.kill('SIGTERM')));
+    await db?.drop();
+    await dropTopology(topology);
+  });
+
+  it('joins, chats, sends private messages, lists rooms, watches bids and quits cleanly', async () => {
+    const alice = cli('alice');
+    const bob = cli('bob');
+    await alice.expectLine(`* connected to ${broadcastUrl} as alice`);
+    await bob.expectLine(`* connected to ${broadcastUrl} as bob`);
+
+    alice.send('/join lobby');
+    await alice.expectLine('* joined lobby (now the current room)');
+    bob.send('/join lobby');
+    await bob.expectLine('* joined lobby (now the current room)');
+    await alice.expectLine('[lobby] * bob joined');
+
+    // Plain text and /chat both go to the current room; the sender sees its line once.
+    alice.send('hello bob');
+    await bob.expectLine('[lobby] alice: hello bob');
+    bob.send('/chat hi alice');
+    await alice.expectLine('[lobby] bob: hi alice');
+    expect(alice.count('[lobby] alice (you): hello bob')).toBe(1);
+
+    bob.send('/private alice psst, a secret');
+    await alice.expectLine('[dm] bob → you: psst, a secret');
+    await bob.expectLine('[dm] you → alice: psst, a secret');
+
+    alice.send('/rooms');
+    await alice.expectLine(/^\[rooms\] .*lobby \(2\)/);
+    alice.send('/who');
+    await alice.expectLine('[who lobby] alice, bob');
+
+    // Bids go through the api; a watcher sees them live.
+    bob.send('/watch gavel_item');
+    await bob.expectLine('* watching gavel_item');
+    alice.send('/bid gavel_item 12.50');
+    await alice.expectLine('* bid accepted: gavel_item #1 at 12.50');
+    await bob.expectLine('[bid gavel_item #1] alice 12.50');
+    bob.send('/bid gavel_item 13');
+    await bob.expectLine('* bid accepted: gavel_item #2 at 13.00');
+    await bob.expectLine('[bid gavel_item #2] bob 13.00');
+    alice.send('/bid gavel_item 5');
+    await alice.expectLine(/^error: bid too low: the highest bid is 13\.00, bid at least \d+\.\d\d$/);
+
+    // A newcomer sees the room's history (through archival and the api) on joining.
+    const carol = cli('carol', ['--history', '5']);
+    await carol.expectLine(`* connected to ${broadcastUrl} as carol`);
+    await waitFor(
+      async () => {
+        const res = await fetch(`${apiUrl}/api/v1/rooms/lobby/messages`);
+        const body = (await res.json()) as { messages: unknown[] };
+        return body.messages.length === 2;
+      },
+      { what: 'chat history in PostgreSQL', timeoutMs: 20_000 },
+    );
+    carol.send('/join lobby');
+    await carol.expectLine(/^\[lobby\] alice: hello bob {2}\(earlier, \d\d:\d\d:\d\d\)$/);
+    await carol.expectLine(/^\[lobby\] bob: hi alice {2}\(earlier, /);
+    carol.send('/quit');
+    expect(await carol.exited).toBe(0);
+    await bob.expectLine('[lobby] * carol left');
+
+    alice.send('/leave lobby');
+    await alice.expectLine('* left lobby');
+    await bob.expectLine('[lobby] * alice left');
+    alice.send('/quit');
+    bob.send('/quit');
+    expect(await alice.exited).toBe(0);
+    expect(await bob.exited).toBe(0);
+    expect(alice.output).toContain('bye');
+  }, 90_000);
+
+  it('prints clear errors for bad commands and refusals, and keeps going', async () => {
+    const dave = cli('dave');
+    await dave.expectLine(`* connected to ${broadcastUrl} as dave`);
+    dave.send('/dance');
+    await dave.expectLine('error: unknown command "/dance" (type /help for the list)');
+    dave.send('/join');
+    await dave.expectLine('error: missing room (usage: /join ROOM)');
+    dave.send('/join no.dots');
+    await dave.expectLine(/^error: "no\.dots" is not a valid room id/);
+    dave.send('just talking');
+    await dave.expectLine('error: join a room first: /join ROOM');
+    dave.send('/private');
+    await dave.expectLine('error: missing user and text (usage: /private USER TEXT)');
+    dave.send('/bid x 1.234');
+    await dave.expectLine(/^error: bad amount "1\.234"/);
+    dave.send('/help');
+    await dave.expectLine(/^ {2}\/private USER TEXT +send a direct message/);
+    // The broadcast here allows 3 rooms per connection: the fourth is refused by the server.
+    for (const room of ['r1', 'r2', 'r3']) {
+      dave.send(`/join ${room}`);
+      await dave.expectLine(`* joined ${room} (now the current room)`);
+    }
+    dave.send('/join r4');
+    await dave.expectLine('error: server refused room:join: at most 3 rooms and items per connection');
+    // Still alive and answering after all that.
+    dave.send('/who');
+    await dave.expectLine('[who r3] dave');
+    dave.child.stdin?.end();
+    expect(await dave.exited).toBe(0);
+  }, 60_000);
+
+  it('exits non-zero with a reason when it cannot sign in or connect', async () => {
+    const closedPort = await freePort();
+    const noApi = startCli(['--url', `http://127.0.0.1:${closedPort}`, '--user', 'erin']);
+    expect(await noApi.exited).toBe(1);
+    expect(noApi.output).toMatch(
+      /^error: cannot sign in as erin: cannot reach the api at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/m,
+    );
+
+    const noBroadcast = startCli([
+      '--url',
+      apiUrl,
+      '--broadcast-url',
+      `http://127.0.0.1:${closedPort}`,
+      '--user',
+      'erin',
+    ]);
+    expect(await noBroadcast.exited).toBe(1);
+    expect(noBroadcast.output).toMatch(
+      /^error: cannot reach the broadcast service at http:\/\/127\.0\.0\.1:\d+/m,
+    );
+
+    const forged = startCli([
+      '--url',
+      apiUrl,
+      '--broadcast-url',
+      broadcastUrl,
+      '--token',
+      'not.a.jwt',
+      '--user',
+      'erin',
+    ]);
+    expect(await forged.exited).toBe(1);
+    expect(forged.output).toContain('error: the server refused the token (unauthorized)');
+
+    const badUser = startCli(['--url', apiUrl, '--user', 'no spaces']);
+    expect(await badUser.exited).toBe(1);
+    expect(badUser.output).toMatch(/^error: cannot sign in as no spaces: rejected: /m);
+  }, 60_000);
 });

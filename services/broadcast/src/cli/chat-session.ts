@@ -37,15 +37,17 @@ export interface ChatSessionOptions {
 /** A user-facing failure: printed as one line, the session goes on. */
 export class CommandError extends Error {}
 
-function errorText(error: unknown): string {
-  if (typeof error === 'string') return error;
+/** A refused ack is `{ok: false, error: code, message}`: the message reads best. */
+function errorText(ack: Loose): string {
+  if (typeof ack.message === 'string' && ack.message) return ack.message;
+  const error = ack.error;
+  if (typeof error === 'string') return error.replaceAll('_', ' ');
   if (error && typeof error === 'object') {
     const e = error as Loose;
-    if (typeof e.message === 'string')
-      return typeof e.code === 'string' ? `${e.code}: ${e.message}` : e.message;
+    if (typeof e.message === 'string') return e.message;
     if (typeof e.code === 'string') return e.code;
   }
-  return 'unknown error';
+  return 'no reason given';
 }
 
 /** Acks look like `{ok: true, <name>: [...]}`; the first array in them is the answer. */
@@ -207,7 +209,7 @@ export class ChatSession {
       );
     }
     const answer = (ack && typeof ack === 'object' ? ack : {}) as Loose;
-    if (answer.ok !== true) throw new CommandError(`server refused ${event}: ${errorText(answer.error)}`);
+    if (answer.ok !== true) throw new CommandError(`server refused ${event}: ${errorText(answer)}`);
     return answer;
   }
 
