@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '@gavel/archival/migrate';
+import {
+  createTestDatabase,
+  dropTopology,
+  freePort,
+  spawnService,
+  testTopology,
+  uniqueId,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@gavel/shared/testing';
+
+/**
+ * The web page in a real headless Chromium (Debian's `chromium` package, driven by playwright-core)
+ * against real api, broadcast and archival processes: two browser contexts are two users.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../test-results/', import.meta.url));
+/** Services start slowly on a loaded 2-core CI machine; this only bounds a hang. */
+const STARTUP_MS = 120_000;
+/** Generous: this bounds a hang, it does not measure speed. */
+const UI_TIMEOUT_MS = 20_000;
+
+describe('web page', () => {
+  const topology = testTopology();
+  let db: TestDatabase;
+  const services: ServiceProcess[] = [];
+  let browser: Browser;
+  let pageUrl = '';
+  let apiUrl = '';
+  let broadcastEnv: Record<string, string> = {};
+  let broadcastPort = 0;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await migrate(db.url);
+    const shared = {
+      NATS_STREAM: topology.stream,
+      EVENT_PREFIX: topology.prefix,
+      REDIS_PREFIX: `${uniqueId('web')}:`,
+      DATABASE_URL: db.url,
+      AUTH_SECRET: randomBytes(24).toString('base64url'),
+    };
+    const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    broadcastPort = bPort;
+    // vitest exports COLOR=0 (terminal colours), which is not a deployment colour.
+    broadcastEnv = { ...shared, PORT: String(broadcastPort), COLOR: '' };
+    services.push(
+      ...(await Promise.all([
+        spawnService(
+          'services/api/src/main.ts',
+          { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
+          { port: apiPort, timeoutMs: STARTUP_MS },
+        ),
+        spawnService(
+          'services/broadcast/src/main.ts',
+          broadcastEnv,
+          { port: broadcastPort, timeoutMs: STARTUP_MS },
+        ),
+        spawnService(
+          'services/archival/src/main.ts',
+          { ...shared, PORT: String(archivalPort) },
+          { port: archivalPort, timeoutMs: STARTUP_MS },
+        ),
+      ])),
+    );
+    // The api serves the page; locally broadcast is on another port, which ?broadcast= names.
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    pageUrl = `http://127.0.0.1:${apiPort}/?broadcast=${encodeURIComponent(`http://127.0.0.1:${broadcastPort}`)}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(services.map((s) => s.kill('SIGTERM')));
+    await db?.drop();
+    await dropTopology(topology);
+  });
+
+  async function openAs(userId: string, hash = ''): Promise<Page> {
+    const context = await browser.newContext({
+      locale: 'en-US',
+      timezoneId: 'UTC',
+      viewport: { width: 1280, height: 860 },
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(String(err)));
+    await page.goto(`${pageUrl}${hash}`);
+    await page.getByLabel('User id').fill(userId);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page
+      .getByRole('status', { name: 'Connection' })
+      .filter({ hasText: /^connected$/ })
+      .waitFor();
+    await page.getByText(`Signed in as ${userId}`).waitFor();
+    expect(problems).toEqual([]);
+    return page;
+  }
+
+  it('two users see each other’s bids, chat and presence live', async () => {
+    const alice = await openAs('alice');
+
+    // Bad input is refused readably and creates nothing.
+    await alice.getByText('Create an item').click();
+    await alice.getByLabel('Title').fill('Vintage typewriter');
+    await alice.getByLabel('Starting price').fill('ten');
+    await alice.getByRole('button', { name: 'Create item' }).click();
+    await alice
+      .getByRole('alert')
+      .filter({ hasText: /That was not accepted: .*startingPrice/ })
+      .waitFor();
+    expect(await alice.getByRole('list', { name: 'Items' }).getByRole('listitem').count()).toBe(0);
+
+    await alice.getByLabel('Starting price').fill('10.00');
+    await alice.getByLabel('Minimum increment').fill('0.50');
+    await alice.getByRole('button', { name: 'Create item' }).click();
+    await alice.getByRole('heading', { name: 'Vintage typewriter' }).waitFor();
+    const hash = new URL(alice.url()).hash;
+    expect(hash).toMatch(/^#\/items\/[A-Za-z0-9_-]+$/);
+    await alice
+      .getByRole('list', { name: 'Items' })
+      .getByRole('link', { name: /Vintage typewriter/ })
+      .waitFor();
+
+    const bob = await openAs('bob', hash);
+    await bob.getByRole('heading', { name: 'Vintage typewriter' }).waitFor();
+
+    // Presence: each page lists both users in the item's room.
+    for (const page of [alice, bob]) {
+      const online = page.getByRole('list', { name: 'Online users' });
+      await online.getByRole('listitem').filter({ hasText: 'alice' }).waitFor();
+      await online.getByRole('listitem').filter({ hasText: 'bob' }).waitFor();
+    }
+
+    // A bid placed by alice appears in bob's live list and headline.
+    await alice.getByLabel('Your bid').fill('12.50');
+    await alice.getByRole('button', { name: 'Place bid' }).click();
+    const bobBids = bob.getByRole('list', { name: 'Bids' });
+    await bobBids.getByRole('listitem').filter({ hasText: 'alice' }).filter({ hasText: '12.50' }).waitFor();
+    await bob.getByLabel('Highest bid').filter({ hasText: '12.50 by alice' }).waitFor();
+    expect(await bobBids.getByRole('listitem').first().textContent()).toMatch(/^#1alice12\.50/);
+
+    // A low bid gets a readable 409 and changes nothing.
+    await bob.getByLabel('Your bid').fill('5');
+    await bob.getByRole('button', { name: 'Place bid' }).click();
+    await bob
+      .getByRole('alert')
+      .filter({ hasText: 'Bid too low. The highest bid is 12.50. Bid at least 13.00.' })
+      .waitFor();
+    expect(await bobBids.getByRole('listitem').count()).toBe(1);
+
+    // Bob outbids; alice sees it live.
+    await bob.getByLabel('Your bid').fill('1000.00');
+    await bob.getByRole('button', { name: 'Place bid' }).click();
+    await alice
+      .getByRole('list', { name: 'Bids' })
+      .getByRole('listitem')
+      .filter({ hasText: 'bob' })
+      .filter({ hasText: '1,000.00' })
+      .waitFor();
+    await alice.getByLabel('Highest bid').filter({ hasText: '1,000.00 by bob' }).waitFor();
+
+    // Chat in the item's room, both ways.
+    await bob.getByRole('textbox', { name: 'Message' }).fill('Does it still type?');
+    await bob.getByRole('button', { name: 'Send' }).click();
+    await alice.getByRole('log', { name: 'Messages' }).getByText('Does it still type?').waitFor();
+    await alice.getByRole('textbox', { name: 'Message' }).fill('Like new <b>really</b>');
+    await alice.getByRole('button', { name: 'Send' }).click();
+    // Text stays text: markup in a message is shown, never interpreted.
+    await bob.getByRole('log', { name: 'Messages' }).getByText('Like new <b>really</b>').waitFor();
+    expect(await bob.getByRole('log', { name: 'Messages' }).locator('b').count()).toBe(0);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: `${ARTIFACTS}web-page-alice.png`, fullPage: true });
+    await bob.screenshot({ path: `${ARTIFACTS}web-page-bob.png`, fullPage: true });
+
+    // A third user arriving later gets the bids (replayed by broadcast) and the chat history
+    // (archival → PostgreSQL → api), and the others see carol arrive.
+    const carol = await openAs('carol', hash);
+    const carolLog = carol.getByRole('log', { name: 'Messages' });
+    await carolLog.getByText('Does it still type?').waitFor();
+    await carolLog.getByText('Like new <b>really</b>').waitFor();
+    expect(await carol.getByRole('list', { name: 'Bids' }).getByRole('listitem').count()).toBe(2);
+    await alice
+      .getByRole('list', { name: 'Online users' })
+      .getByRole('listitem')
+      .filter({ hasText: 'carol' })
+      .waitFor();
+    await carol.context().close();
+    await alice
+      .getByRole('list', { name: 'Online users' })
+      .getByRole('listitem')
+      .filter({ hasText: 'carol' })
+      .waitFor({ state: 'detached' });
+  }, 180_000);
+
+  it('shows the connection state and catches up on missed bids after a broadcast restart', async () => {
+    const token = async (userId: string) => {
+      const res = await fetch(`${apiUrl}/api/v1/dev/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId }),
+      });
+      return ((await res.json()) as { token: string }).token;
+    };
+    const erin = await token('erin');
+    const bid = async (amount: string) => {
+      const res = await fetch(`${apiUrl}/api/v1/items/restart_item/bid`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${erin}` },
+        body: JSON.stringify({ amount }),
+      });
+      expect(res.status).toBe(201);
+    };
+    await bid('20.00'); // AUTO_OPEN_ITEMS opens the item on its first bid
+
+    const dave = await openAs('dave', '#/items/restart_item');
+    const bids = dave.getByRole('list', { name: 'Bids' }).getByRole('listitem');
+    await bids.filter({ hasText: '#1' }).filter({ hasText: '20.00' }).waitFor();
+
+    const broadcast = services.find((s) => s.url.endsWith(`:${broadcastPort}`));
+    await broadcast?.kill('SIGKILL');
+    const state = dave.getByRole('status', { name: 'Connection' });
+    await state.filter({ hasText: 'reconnecting…' }).waitFor();
+
+    // Accepted while the page had no live connection: it must get them on reconnecting.
+    await bid('21.00');
+    await bid('22.50');
+    const restarted = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+      port: broadcastPort,
+      timeoutMs: STARTUP_MS,
+    });
+    services.splice(services.indexOf(broadcast!), 1, restarted);
+    await state.filter({ hasText: /^connected$/ }).waitFor({ timeout: 60_000 });
+    await bids.filter({ hasText: '#3' }).filter({ hasText: '22.50' }).waitFor();
+    expect(await bids.allTextContents()).toEqual([
+      expect.stringMatching(/^#3erin22\.50/),
+      expect.stringMatching(/^#2erin21\.00/),
+      expect.stringMatching(/^#1erin20\.00/),
+    ]);
+    await dave.getByLabel('Highest bid').filter({ hasText: '22.50 by erin' }).waitFor();
+    await dave.context().close();
+  }, 180_000);
+});
