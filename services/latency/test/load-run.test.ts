@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLoad, type LoadSpec } from '../src/client/load-run.js';
+import { parseTarget } from '../src/client/probe-transport.js';
+import { startDelayingServer, startEchoServer, startStallingServer } from './support/echo-servers.js';
+
+const within5Percent = (actual: number, expected: number) => {
+  expect(actual).toBeGreaterThanOrEqual(Math.floor(expected * 0.95));
+  expect(actual).toBeLessThanOrEqual(Math.ceil(expected * 1.05));
+};
+
+describe('runLoad against the real echo server', () => {
+  let echo: Awaited<ReturnType<typeof startEchoServer>>;
+  beforeAll(async () => {
+    echo = await startEchoServer();
+  });
+  afterAll(() => echo.close());
+
+  it('sends rate × duration messages over raw WebSocket and gets every one back', async () => {
+    const spec: LoadSpec = { connections: 8, rate: 400, payloadBytes: 128, warmupS: 0.5, durationS: 2.5 };
+    const result = await runLoad(parseTarget(`ws://127.0.0.1:${echo.port}/echo`), spec);
+    within5Percent(result.received, 400 * 2.5);
+    expect(result.expected).toBe(1000);
+    expect(result.sent).toBe(1000);
+    expect(result.histogram.totalCount).toBe(result.received);
+    expect(result.errors).toBe(0);
+    within5Percent(Math.round(result.achievedRate), 400);
+    // The latency from the intended send time can only be longer than from the actual one.
+    expect(result.histogram.getValueAtPercentile(50)).toBeGreaterThanOrEqual(
+      result.serviceHistogram.getValueAtPercentile(50),
+    );
+  });
+
+  it('measures the Socket.IO /echo namespace the same way', async () => {
+    const spec: LoadSpec = { connections: 4, rate: 150, payloadBytes: 64, warmupS: 0.5, durationS: 2 };
+    const target = parseTarget(`http://127.0.0.1:${echo.port}`);
+    expect(target.protocol).toBe('socket.io');
+    expect(target.url.pathname).toBe('/echo');
+    const result = await runLoad(target, spec);
+    within5Percent(result.received, 300);
+    expect(result.errors).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${echo.port}/metrics`)).text();
+    const echoed = /gavel_latency_echo_messages_total\{protocol="socket\.io"[^}]*\} (\d+)/.exec(metrics);
+    // Warm-up and measured messages all went through the Socket.IO namespace.
+    expect(Number(echoed?.[1])).toBe(75 + 300);
+  });
+
+  it('counts a connection that cannot be opened as an error, not as a quiet zero', async () => {
+    await expect(
+      runLoad(parseTarget(`ws://127.0.0.1:${echo.port}/nowhere`), {
+        connections: 1,
+        rate: 10,
+        payloadBytes: 32,
+        warmupS: 0,
+        durationS: 1,
+      }),
+    ).rejects.toThrow(/HTTP 404/);
+  });
+});
+
+describe('coordinated omission', () => {
+  it('shows a 50 ms delay of every 10th message in the tail (p90 < 50 ms <= p99)', async () => {
+    const server = await startDelayingServer(10, 50);
+    try {
+      let slow = 0;
+      // 10 connections × 20 msg/s: the warm-up (10 per connection) and the measured window
+      // (60 per connection) hold whole multiples of 10, so exactly 10 % of samples are delayed.
+      const result = await runLoad(
+        parseTarget(server.url),
+        { connections: 10, rate: 200, payloadBytes: 64, warmupS: 0.5, durationS: 3 },
+        { onSample: (us) => (us >= 50_000 ? slow++ : undefined) },
+      );
+      expect(result.received).toBe(600);
+      expect(slow).toBeGreaterThanOrEqual(60);
+      expect(slow).toBeLessThanOrEqual(66);
+      expect(result.histogram.getValueAtPercentile(90)).toBeLessThan(50_000);
+      expect(result.histogram.getValueAtPercentile(99)).toBeGreaterThanOrEqual(50_000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('turns a 200 ms stall into samples of 200 ms and more, with no sample missing', async () => {
+    const server = await startStallingServer(1000, 200);
+    try {
+      let stalled = 0;
+      const result = await runLoad(
+        parseTarget(server.url),
+        { connections: 5, rate: 250, payloadBytes: 64, warmupS: 0.2, durationS: 2.5 },
+        { onSample: (us) => (us >= 100_000 ? stalled++ : undefined) },
+      );
+      // Every scheduled message was sent and answered: the stall did not thin the samples out.
+      expect(result.sent).toBe(625);
+      expect(result.received).toBe(625);
+      expect(result.lost).toBe(0);
+      expect(result.histogram.maxValue).toBeGreaterThanOrEqual(200_000);
+      // The messages due during the first half of the stall (250/s × 0.1 s) waited ≥ 100 ms.
+      expect(stalled).toBeGreaterThanOrEqual(20);
+      expect(result.histogram.getValueAtPercentile(50)).toBeLessThan(100_000);
+    } finally {
+      await server.close();
+    }
+  });
+});
