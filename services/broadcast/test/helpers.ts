@@ -55,6 +55,8 @@ export class TestWorld {
       RECONNECT_JITTER_MS: '300',
       DRAIN_TIMEOUT_S: '10',
       LOG_LEVEL: 'warn',
+      // Unset whatever the outer shell has (a terminal may export COLOR).
+      COLOR: '',
       ...extra,
     };
   }
@@ -73,6 +75,7 @@ export class TestWorld {
     const port = await freePort();
     const proc = await spawnService(ENTRY, this.env({ PORT: String(port), HOST: '127.0.0.1', ...extra }), {
       port,
+      timeoutMs: 60_000,
     });
     this.cleanups.push(() => proc.kill('SIGKILL'));
     return proc;
@@ -239,9 +242,12 @@ export class TestBalancer {
     const results = await Promise.all(
       this.backends().map(async (b) => {
         try {
-          const res = await fetch(`${b}/readyz`, { signal: AbortSignal.timeout(500) });
+          const res = await fetch(`${b}/readyz`, { signal: AbortSignal.timeout(2000) });
           return res.ok ? b : undefined;
-        } catch {
+        } catch (err) {
+          // A slow answer on a busy machine is not a verdict: keep what we knew.
+          if (err instanceof Error && err.name === 'TimeoutError')
+            return this.ready.includes(b) ? b : undefined;
           return undefined;
         }
       }),
