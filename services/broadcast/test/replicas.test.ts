@@ -116,8 +116,8 @@ describe('blue/green drain', () => {
 
   it('SIGTERM on blue moves every client to green with zero lost and zero duplicated bids', async () => {
     const blue = await world.spawn({ REPLICA_ID: 'blue-0', COLOR: 'blue' });
-    let green: ServiceProcess | undefined;
-    const balancer = new TestBalancer(() => [blue.url, ...(green ? [green.url] : [])]);
+    const backends = [blue.url];
+    const balancer = new TestBalancer(() => backends);
     await balancer.start();
     world.defer(() => balancer.close());
     const itemId = 'bluegreen';
@@ -140,7 +140,8 @@ describe('blue/green drain', () => {
         return { ...c, colors };
       }),
     );
-    green = await world.spawn({ REPLICA_ID: 'green-0', COLOR: 'green' });
+    const green = await world.spawn({ REPLICA_ID: 'green-0', COLOR: 'green' });
+    backends.push(green.url);
     await waitFor(() => clients.every((c) => c.colors.length === 1 && c.watches() === 1));
     expect(clients.every((c) => c.colors[0] === 'blue')).toBe(true);
 
