@@ -58,11 +58,10 @@ describe('web page', () => {
           { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
           { port: apiPort, timeoutMs: STARTUP_MS },
         ),
-        spawnService(
-          'services/broadcast/src/main.ts',
-          broadcastEnv,
-          { port: broadcastPort, timeoutMs: STARTUP_MS },
-        ),
+        spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+          port: broadcastPort,
+          timeoutMs: STARTUP_MS,
+        }),
         spawnService(
           'services/archival/src/main.ts',
           { ...shared, PORT: String(archivalPort) },
