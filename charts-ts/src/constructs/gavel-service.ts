@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import {
   Cpu,
   Deployment,
@@ -109,6 +109,10 @@ export class GavelService extends Construct {
       ...(props.terminationGracePeriod ? { terminationGracePeriod: props.terminationGracePeriod } : {}),
     });
     this.deployment.select(LabelSelector.of({ labels: selector }));
+    if (props.externallyScaled) {
+      // cdk8s-plus defaults to 2 replicas when it sees no HPA; the external scaler decides.
+      ApiObject.of(this.deployment).addJsonPatch(JsonPatch.remove('/spec/replicas'));
+    }
 
     this.container = this.deployment.addContainer({
       name: props.app,

@@ -1,5 +1,6 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import type { StatefulSet } from 'cdk8s-plus-27';
+import { Quantity } from 'cdk8s-plus-27/lib/imports/k8s.js';
 
 export interface DataVolumeOptions {
   /** Where the first container mounts the claim. */
@@ -22,7 +23,9 @@ export function addDataVolumeClaim(statefulSet: StatefulSet, options: DataVolume
         spec: {
           accessModes: ['ReadWriteOnce'],
           ...(options.storageClassName ? { storageClassName: options.storageClassName } : {}),
-          resources: { requests: { storage: `${options.sizeGi}Gi` } },
+          // A Quantity, not a string: the StatefulSet's typed serializer runs after JSON patches
+          // and turns a plain string quantity into null.
+          resources: { requests: { storage: Quantity.fromString(`${options.sizeGi}Gi`) } },
         },
       },
     ]),
