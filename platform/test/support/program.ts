@@ -19,12 +19,17 @@ export interface RegisteredResource {
   readonly id: string;
   readonly inputs: Props;
   readonly state: Props;
+  /** Input paths that arrived marked secret, e.g. `authToken`, `stringData.REDIS_URL`. */
+  readonly secretInputs: string[];
 }
 
 export interface ProgramRun {
   readonly resources: RegisteredResource[];
   readonly calls: string[];
+  /** Stack exports, resolved. */
   readonly outputs: Record<string, unknown>;
+  /** Stack exports as the program returned them (Outputs, e.g. to ask whether one is secret). */
+  readonly exports: Record<string, unknown>;
   ofType(type: string): RegisteredResource[];
   one(type: string, nameIncludes?: string): RegisteredResource;
   byId(id: string): RegisteredResource;
@@ -50,6 +55,24 @@ export function stackConfig(stack: string, overrides: Record<string, string> = {
   for (const [key, value] of Object.entries(stackFile.config)) config[key] = serialise(value);
   for (const [key, value] of Object.entries(overrides)) config[`${PROJECT}:${key}`] = value;
   return config;
+}
+
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+/** Strips Pulumi's secret envelopes from mock inputs, noting the paths that were secret. */
+function unwrapSecrets(value: unknown, path: string, secretPaths: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, secretPaths));
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    if (SECRET_SIG in record) {
+      secretPaths.push(path);
+      return unwrapSecrets(record.value, path, secretPaths);
+    }
+    return Object.fromEntries(
+      Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v, path ? `${path}.${k}` : k, secretPaths)]),
+    );
+  }
+  return value;
 }
 
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
@@ -131,10 +154,13 @@ export async function runProgram(stack: string, overrides: Record<string, string
   const calls: string[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource({ type, name, inputs }) {
-        const id = `${name}-id`;
+      newResource({ type, name, inputs: wrapped }) {
+        // Names repeat across types (a launch template and its node group), ids must not.
+        const id = `${name}-${type.split(':').pop()!.toLowerCase()}`;
+        const secretInputs: string[] = [];
+        const inputs = unwrapSecrets(wrapped, '', secretInputs) as Props;
         const state = { ...inputs, ...computedState(type, name, inputs) };
-        resources.push({ type, name, id, inputs, state });
+        resources.push({ type, name, id, inputs, state, secretInputs });
         return { id, state };
       },
       call({ token, inputs }) {
@@ -159,6 +185,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
     resources,
     calls,
     outputs,
+    exports: program,
     ofType,
     one(type, nameIncludes) {
       const matches = ofType(type).filter((r) => !nameIncludes || r.name.includes(nameIncludes));

@@ -1,0 +1,13 @@
+import { describeStack } from './support/stack-intent.js';
+
+describeStack('prod', {
+  azCount: 3,
+  natGateways: 3,
+  general: { instanceType: 'm6i.xlarge', minSize: 3, desiredSize: 3, maxSize: 9 },
+  latencyClients: true,
+  dbMultiAz: true,
+  deletionProtection: true,
+  dbBackupRetentionDays: 14,
+  redisNodes: 2,
+  logRetentionDays: 90,
+});
