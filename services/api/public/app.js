@@ -85,10 +85,11 @@ async function connect() {
     origin,
     token: session.token,
     onState: renderConnection,
-    onConnect: (recovered) => {
+    onConnect: () => {
       showError('page-error', '');
-      // A recovered session kept its rooms and got what it missed; otherwise ask again.
-      if (!recovered) void subscribe();
+      // Even a recovered session asks again: bids come from each replica's own feed, not from the
+      // recovered packet buffer, and watching from the last seq seen is idempotent.
+      void subscribe();
     },
     onUnauthorized: () => {
       signOut();
@@ -122,7 +123,8 @@ async function connect() {
 /** Watches the current item from the last bid seen and joins its room. */
 async function subscribe() {
   const itemId = view.itemId;
-  if (!live || !itemId) return;
+  // Not connected yet: onConnect subscribes.
+  if (!live?.socket.connected || !itemId) return;
   try {
     await live.request('item:watch', { itemId, afterSeq: view.lastSeq });
     await live.request('room:join', { roomId: itemId });
@@ -285,8 +287,11 @@ function renderItem() {
   $('item-status').dataset.state = closed ? 'closed' : 'open';
   const highest = highestCents();
   const top = view.bids.get(view.lastSeq) ?? item.highestBid;
-  $('item-highest').textContent =
-    highest === undefined ? '—' : `${formatCents(highest)} by ${top?.userId ?? '?'}`;
+  $('item-highest').replaceChildren(
+    ...(highest === undefined
+      ? ['—']
+      : [formatCents(highest), ' ', el('span', { class: 'by' }, `by ${top?.userId ?? '?'}`)]),
+  );
   $('item-count').textContent = String(Math.max(view.lastSeq, item.bidCount ?? 0));
   const ends = $('item-ends');
   ends.dateTime = item.endsAt ?? '';
@@ -332,6 +337,16 @@ function onBid(bid) {
   view.lastSeq = Math.max(view.lastSeq, bid.seq);
   renderBids();
   renderItem();
+  refreshItemsSoon();
+}
+
+let itemsRefresh;
+/** The list shows highest bids too; a burst of bids refreshes it once. */
+function refreshItemsSoon() {
+  itemsRefresh ??= setTimeout(() => {
+    itemsRefresh = undefined;
+    void loadItems();
+  }, 1000);
 }
 
 async function placeBid(event) {
@@ -447,6 +462,7 @@ async function openItem(itemId) {
   $('chat-placeholder').hidden = Boolean(itemId);
   $('chat-body').hidden = !itemId;
   $('chat-room').textContent = itemId ? `room ${itemId}` : '';
+  $('chat-room').title = itemId ? `room ${itemId}` : '';
   renderItem();
   void loadItems();
   if (!itemId) return;
@@ -458,6 +474,7 @@ async function openItem(itemId) {
     if (!(err instanceof ApiFailure && err.status === 404)) showError('bid-error', messageOf(err));
   }
   if (itemId !== view.itemId) return;
+  $('chat-room').textContent = view.item.title ?? itemId;
   renderItem();
   renderSession();
   void subscribe();

@@ -48,7 +48,7 @@ export function ackList(ack) {
 
 /**
  * One Socket.IO connection with a visible state: connecting, connected, reconnecting, draining.
- * `onConnect(recovered)` runs on every (re)connection so the page can watch and join again.
+ * `onConnect()` runs on every (re)connection so the page can watch and join again.
  */
 export class LiveConnection {
   constructor(io, { origin, token, onState, onConnect, onUnauthorized }) {
@@ -68,7 +68,7 @@ export class LiveConnection {
     const s = this.socket;
     s.on('connect', () => {
       set('connected');
-      onConnect(Boolean(s.recovered));
+      onConnect();
     });
     s.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') set('offline');
@@ -100,6 +100,7 @@ export class LiveConnection {
 
   /** Emits with an ack and a timeout; resolves to the ack, throws a readable Error when refused. */
   async request(event, payload) {
+    if (!this.socket.connected) throw new Error('Not connected right now; reconnecting…');
     let ack;
     try {
       ack = await this.socket.timeout(10000).emitWithAck(event, payload);

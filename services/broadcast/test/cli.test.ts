@@ -220,6 +220,8 @@ describe('gavel chat against a real stack', () => {
   const clis: CliProcess[] = [];
   let apiUrl = '';
   let broadcastUrl = '';
+  let broadcastEnv: Record<string, string> = {};
+  let broadcastPort = 0;
 
   function cli(user: string, extra: string[] = []): CliProcess {
     const c = startCli(['--url', apiUrl, '--broadcast-url', broadcastUrl, '--user', user, ...extra]);
@@ -237,20 +239,21 @@ describe('gavel chat against a real stack', () => {
       DATABASE_URL: db.url,
       AUTH_SECRET: secret,
     };
-    const [apiPort, broadcastPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    broadcastPort = bPort;
+    // A small room cap makes "the server refused" easy to provoke. vitest exports COLOR=0
+    // (terminal colours), which is not a deployment colour.
+    broadcastEnv = { ...shared, PORT: String(broadcastPort), MAX_ROOMS_PER_CONNECTION: '3', COLOR: '' };
     const started = await Promise.all([
       spawnService(
         'services/api/src/main.ts',
         { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
         { port: apiPort, timeoutMs: STARTUP_MS },
       ),
-      // A small room cap makes "the server refused" easy to provoke.
-      spawnService(
-        'services/broadcast/src/main.ts',
-        // vitest exports COLOR=0 (terminal colours), which is not a deployment colour.
-        { ...shared, PORT: String(broadcastPort), MAX_ROOMS_PER_CONNECTION: '3', COLOR: '' },
-        { port: broadcastPort, timeoutMs: STARTUP_MS },
-      ),
+      spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+        port: broadcastPort,
+        timeoutMs: STARTUP_MS,
+      }),
       spawnService(
         'services/archival/src/main.ts',
         { ...shared, PORT: String(archivalPort) },
@@ -406,4 +409,47 @@ describe('gavel chat against a real stack', () => {
     expect(await badUser.exited).toBe(1);
     expect(badUser.output).toMatch(/^error: cannot sign in as no spaces: rejected: /m);
   }, 60_000);
+
+  it('resumes its rooms and watched items, missing no bid, after the broadcast restarts', async () => {
+    const frank = cli('frank');
+    const gina = cli('gina');
+    await frank.expectLine(`* connected to ${broadcastUrl} as frank`);
+    await gina.expectLine(`* connected to ${broadcastUrl} as gina`);
+    frank.send('/join hall');
+    await frank.expectLine('* joined hall (now the current room)');
+    gina.send('/join hall');
+    await gina.expectLine('* joined hall (now the current room)');
+    frank.send('/watch resume_item');
+    await frank.expectLine('* watching resume_item');
+    gina.send('/bid resume_item 3');
+    await frank.expectLine('[bid resume_item #1] gina 3.00');
+
+    const broadcast = services.find((s) => s.url.endsWith(`:${broadcastPort}`));
+    await broadcast?.kill('SIGKILL');
+    await frank.expectLine(/^\* disconnected \(transport (close|error)\), reconnecting…$/);
+    await gina.expectLine(/^\* disconnected /);
+    // Bids go through the api, which is up: accepted while frank has no live connection.
+    gina.send('/bid resume_item 4');
+    await gina.expectLine('* bid accepted: resume_item #2 at 4.00');
+    gina.send('/bid resume_item 5.25');
+    await gina.expectLine('* bid accepted: resume_item #3 at 5.25');
+
+    const restarted = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+      port: broadcastPort,
+      timeoutMs: STARTUP_MS,
+    });
+    services.splice(services.indexOf(broadcast!), 1, restarted);
+    await frank.expectLine(/^\* reconnected/, 60_000);
+    await frank.expectLine('[bid resume_item #2] gina 4.00');
+    await frank.expectLine('[bid resume_item #3] gina 5.25');
+    // Both rejoined the room on their own.
+    await gina.expectLine(/^\* reconnected/, 60_000);
+    gina.send('anyone here?');
+    await frank.expectLine('[hall] gina: anyone here?');
+    expect(frank.count('[bid resume_item #1] gina 3.00')).toBe(1);
+    frank.send('/quit');
+    gina.send('/quit');
+    expect(await frank.exited).toBe(0);
+    expect(await gina.exited).toBe(0);
+  }, 180_000);
 });

@@ -70,6 +70,10 @@ export class ChatSession {
   /** Ids of chat messages and DMs already printed (an ack and its echo must print once). */
   private readonly printed = new Set<string>();
   private everConnected = false;
+  /** Settled while connected and resumed; user commands wait for it so none races a rejoin. */
+  private ready: Promise<void> = Promise.resolve();
+  private markReady: () => void = () => undefined;
+  private outageReported = false;
 
   constructor(private readonly options: ChatSessionOptions) {
     this.socket = io(options.broadcastUrl, {
@@ -199,10 +203,33 @@ export class ChatSession {
     this.options.print(line());
   }
 
-  private async request(event: string, payload: Loose): Promise<Loose> {
+  private get ackTimeoutMs(): number {
+    return this.options.ackTimeoutMs ?? 10_000;
+  }
+
+  private async whenReady(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new CommandError('not connected to the broadcast service (reconnecting…), try again shortly'),
+          ),
+        this.ackTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async request(event: string, payload: Loose, options: { resuming?: boolean } = {}): Promise<Loose> {
+    if (!options.resuming) await this.whenReady();
     let ack: unknown;
     try {
-      ack = await this.socket.timeout(this.options.ackTimeoutMs ?? 10_000).emitWithAck(event, payload);
+      ack = await this.socket.timeout(this.ackTimeoutMs).emitWithAck(event, payload);
     } catch {
       throw new CommandError(
         `no answer from the server to ${event} (${this.socket.connected ? 'timeout' : 'not connected'})`,
@@ -235,13 +262,21 @@ export class ChatSession {
         return;
       }
       print(`* reconnected${s.recovered ? ' (session recovered)' : ''}`);
-      if (!s.recovered) void this.resume();
+      // Even a recovered session asks again: bids come from each replica's own feed, not from the
+      // recovered packet buffer, and watching from the last seq seen is idempotent.
+      void this.resume().finally(() => this.markReady());
     });
     s.on('disconnect', (reason) => {
-      if (reason !== 'io client disconnect') print(`* disconnected (${reason}), reconnecting…`);
+      if (reason === 'io client disconnect') return;
+      print(`* disconnected (${reason}), reconnecting…`);
+      this.outageReported = false;
+      this.ready = new Promise((resolve) => (this.markReady = resolve));
     });
     s.on('connect_error', (err) => {
-      if (this.everConnected) printError(`error: reconnect failed (${err.message}), retrying…`);
+      // Once per outage: the client keeps retrying with backoff.
+      if (!this.everConnected || this.outageReported) return;
+      this.outageReported = true;
+      printError(`error: cannot reconnect yet (${err.message}), still trying…`);
     });
     s.on('server:draining', (payload: Loose) => {
       const wait = typeof payload?.reconnectInMs === 'number' ? payload.reconnectInMs : 0;
@@ -251,7 +286,10 @@ export class ChatSession {
     });
     s.on('chat', (m: Loose) => this.printOnce(m.id, () => chatLine(m, userId)));
     s.on('dm', (m: Loose) => this.printOnce(m.id, () => dmLine(m, userId)));
-    s.on('presence', (p: Loose) => print(presenceLine(p, userId)));
+    s.on('presence', (p: Loose) => {
+      // Our own joins and leaves are already confirmed by "* joined" and "* left".
+      if (p.userId !== userId) print(presenceLine(p, userId));
+    });
     s.on('bid', (bid: Loose) => {
       const itemId = String(bid.itemId);
       const seq = Number(bid.seq);
@@ -264,15 +302,15 @@ export class ChatSession {
     s.on('item:closed', (e: Loose) => print(closedLine(e)));
   }
 
-  /** After a reconnect without recovery: join the rooms again and replay missed bids. */
+  /** After a reconnect: join the rooms again and replay the bids missed meanwhile. */
   private async resume(): Promise<void> {
     for (const roomId of this.rooms) {
-      await this.request('room:join', { roomId }).catch((err: Error) =>
+      await this.request('room:join', { roomId }, { resuming: true }).catch((err: Error) =>
         this.options.printError(`error: rejoining ${roomId}: ${err.message}`),
       );
     }
     for (const [itemId, afterSeq] of this.watched) {
-      await this.request('item:watch', { itemId, afterSeq }).catch((err: Error) =>
+      await this.request('item:watch', { itemId, afterSeq }, { resuming: true }).catch((err: Error) =>
         this.options.printError(`error: watching ${itemId} again: ${err.message}`),
       );
     }
