@@ -131,7 +131,11 @@ export function renderPercentilePlot(series: readonly PlotSeries[], options: Plo
     );
   });
 
-  // Legend, top left inside the plot where the curves are lowest.
+  // Legend, top left inside the plot where the curves are lowest, on white so lines stay readable.
+  const legendWidth = Math.min(plotW - 16, 60 + 7 * Math.max(0, ...series.map((s) => s.label.length + 32)));
+  parts.push(
+    `<rect x="${margin.left + 6}" y="${margin.top + 4}" width="${legendWidth}" height="${series.length * 18 + 8}" fill="#ffffff" fill-opacity="0.85" stroke="#cccccc"/>`,
+  );
   series.forEach((s, index) => {
     const color = COLORS[index % COLORS.length]!;
     const y = margin.top + 16 + index * 18;

@@ -1,0 +1,324 @@
+/**
+ * Echo server vs a raw TCP echo baseline, measured side by side in one run with the same load
+ * client: a fixed load (20 connections × 100 msg/s), then the highest rate each keeps p99 under
+ * 5 ms (searching upward in bounded steps). Writes docs/results/latency-echo.{md,json,svg}.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execSync } from 'node:child_process';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, freePort, spawnService, waitFor } from '@gavel/shared/testing';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { runLoad, type LoadResult, type LoadSpec } from '../src/client/load-run.js';
+import { summarize, type PercentileSummary } from '../src/client/latency-histogram.js';
+import { renderPercentilePlot } from '../src/client/percentile-plot.js';
+import { parseTarget, type Target } from '../src/client/probe-transport.js';
+
+const PAYLOAD = 64;
+const FIXED: LoadSpec = { connections: 20, rate: 2000, payloadBytes: PAYLOAD, warmupS: 2, durationS: 10 };
+/** Rates tried upward from the fixed load when it passes, downward when it does not. */
+const LADDER = [250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 11000, 14000, 18000, 23000, 30000];
+const SEARCH_STEP: Omit<LoadSpec, 'rate'> = {
+  connections: 20,
+  payloadBytes: PAYLOAD,
+  warmupS: 1,
+  durationS: 4,
+};
+const P99_LIMIT_MS = 5;
+/** The whole run stays under ~3 minutes: the search stops when this budget is spent. */
+const BUDGET_MS = 150_000;
+
+const resultsDir = join(REPO_ROOT, 'docs/results');
+
+async function startTcpBaseline(): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'services/latency/bench/tcp-echo-server.ts'],
+    { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port) }, stdio: 'ignore' },
+  );
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      }),
+    { timeoutMs: 20_000, what: 'tcp baseline' },
+  );
+  return { port, child };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface Row {
+  readonly label: string;
+  readonly rate: number;
+  /** CPU time per message (warm-up included), server and client processes. */
+  readonly serverCpuUsPerMsg: number;
+  readonly clientCpuUsPerMsg: number;
+  readonly latencyMs: PercentileSummary;
+  readonly serviceTimeMs: PercentileSummary;
+  readonly received: number;
+  readonly errors: number;
+}
+
+const cpuCost = new WeakMap<LoadResult, { server: number; client: number }>();
+const row = (r: LoadResult): Row => ({
+  label: r.target.label,
+  rate: r.spec.rate,
+  serverCpuUsPerMsg: Math.round(cpuCost.get(r)?.server ?? Number.NaN),
+  clientCpuUsPerMsg: Math.round(cpuCost.get(r)?.client ?? Number.NaN),
+  latencyMs: summarize(r.histogram),
+  serviceTimeMs: summarize(r.serviceHistogram),
+  received: r.received,
+  errors: r.errors,
+});
+
+const serverPids = new Map<string, number | undefined>();
+
+async function measure(target: Target, spec: LoadSpec): Promise<LoadResult> {
+  const pid = serverPids.get(target.label);
+  const serverBefore = cpuSecondsOf(pid);
+  const clientBefore = process.cpuUsage();
+  const result = await runLoad(target, spec);
+  const clientCpu = process.cpuUsage(clientBefore);
+  const messages = spec.rate * (spec.warmupS + spec.durationS);
+  cpuCost.set(result, {
+    server: ((cpuSecondsOf(pid) - serverBefore) * 1e6) / messages,
+    client: (clientCpu.user + clientCpu.system) / messages,
+  });
+  const s = summarize(result.histogram);
+  process.stderr.write(
+    `${target.label.padEnd(10)} ${String(spec.rate).padStart(6)} msg/s  p50 ${s.p50.toFixed(3)}  p99 ${s.p99.toFixed(3)}  p99.9 ${s.p99_9.toFixed(3)} ms  n=${result.received} err=${result.errors}\n`,
+  );
+  return result;
+}
+
+const passes = (r: LoadResult) => summarize(r.histogram).p99 < P99_LIMIT_MS && r.errors === 0;
+
+/**
+ * Highest rate on the LADDER whose p99 stays under the limit. The fixed load's result is the
+ * starting point: upward from it while rates pass, or downward until one passes.
+ */
+async function search(target: Target, fixed: LoadResult, deadline: number) {
+  const steps: Row[] = [];
+  const start = LADDER.indexOf(fixed.spec.rate);
+  const upward = passes(fixed);
+  let best: LoadResult | undefined = upward ? fixed : undefined;
+  let stoppedBy = upward ? 'top of the ladder' : 'bottom of the ladder';
+  const rates = upward ? LADDER.slice(start + 1) : LADDER.slice(0, start).reverse();
+  for (const rate of rates) {
+    if (Date.now() > deadline) {
+      stoppedBy = 'time budget';
+      break;
+    }
+    const result = await measure(target, { ...SEARCH_STEP, rate });
+    steps.push(row(result));
+    if (upward && !passes(result)) {
+      stoppedBy = `p99 ≥ ${P99_LIMIT_MS} ms (or errors) at ${rate} msg/s`;
+      break;
+    }
+    if (upward) best = result;
+    if (!upward && passes(result)) {
+      best = result;
+      stoppedBy = `first passing rate going down from ${fixed.spec.rate} msg/s`;
+      break;
+    }
+  }
+  return { best, steps, stoppedBy };
+}
+
+const sh = (cmd: string) => {
+  try {
+    return execSync(cmd, { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+};
+const f = (n: number) => n.toFixed(3);
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+
+async function main() {
+  const started = Date.now();
+  const wsPort = await freePort();
+  const echo = await spawnService(
+    'services/latency/src/main.ts',
+    { PORT: String(wsPort), HOST: '127.0.0.1' },
+    { port: wsPort },
+  );
+  const tcp = await startTcpBaseline();
+  const ws = parseTarget(`ws://127.0.0.1:${wsPort}/echo`, undefined, 'ws echo');
+  const sio = parseTarget(`http://127.0.0.1:${wsPort}/echo`, undefined, 'socket.io');
+  const base = parseTarget(`tcp://127.0.0.1:${tcp.port}`, undefined, 'tcp echo');
+  serverPids.set(ws.label, echo.child.pid);
+  serverPids.set(sio.label, echo.child.pid);
+  serverPids.set(base.label, tcp.child.pid);
+  try {
+    process.stderr.write(
+      `fixed load: ${FIXED.connections} connections × ${FIXED.rate / FIXED.connections} msg/s\n`,
+    );
+    const fixedWs = await measure(ws, FIXED);
+    const fixedTcp = await measure(base, FIXED);
+    const fixedSio = await measure(sio, FIXED);
+    const deadline = started + BUDGET_MS;
+    process.stderr.write(`search: highest rate with p99 < ${P99_LIMIT_MS} ms\n`);
+    const searchWs = await search(ws, fixedWs, deadline);
+    const searchTcp = await search(base, fixedTcp, deadline);
+
+    const machine = {
+      nproc: sh('nproc'),
+      cpuModel: sh("lscpu | grep 'Model name' | sed 's/Model name: *//'"),
+      node: process.version,
+      loadAverageAtEnd: sh('cat /proc/loadavg'),
+      shared: 'yes: the 2 cores were shared with ~7 other engineers building and testing at the same time',
+    };
+    const raw = {
+      createdAt: new Date().toISOString(),
+      machine,
+      payloadBytes: PAYLOAD,
+      fixed: { spec: FIXED, ws: row(fixedWs), tcp: row(fixedTcp), socketIo: row(fixedSio) },
+      maxRate: {
+        limitP99Ms: P99_LIMIT_MS,
+        stepSpec: SEARCH_STEP,
+        ladder: LADDER,
+        ws: {
+          best: searchWs.best && row(searchWs.best),
+          stoppedBy: searchWs.stoppedBy,
+          steps: searchWs.steps,
+        },
+        tcp: {
+          best: searchTcp.best && row(searchTcp.best),
+          stoppedBy: searchTcp.stoppedBy,
+          steps: searchTcp.steps,
+        },
+      },
+      durationS: Math.round((Date.now() - started) / 1000),
+    };
+
+    const series = [
+      { label: `ws echo @ ${FIXED.rate}/s`, histogram: fixedWs.histogram },
+      { label: `tcp echo @ ${FIXED.rate}/s`, histogram: fixedTcp.histogram },
+      { label: `socket.io @ ${FIXED.rate}/s`, histogram: fixedSio.histogram },
+    ];
+    if (searchWs.best && searchWs.best !== fixedWs) {
+      series.push({ label: `ws echo @ ${searchWs.best.spec.rate}/s`, histogram: searchWs.best.histogram });
+    }
+    if (searchTcp.best && searchTcp.best !== fixedTcp) {
+      series.push({ label: `tcp echo @ ${searchTcp.best.spec.rate}/s`, histogram: searchTcp.best.histogram });
+    }
+    await mkdir(resultsDir, { recursive: true });
+    await writeFile(
+      join(resultsDir, 'latency-echo.svg'),
+      renderPercentilePlot(series, {
+        title: 'Echo latency by percentile: ws echo server vs raw TCP echo (loopback)',
+        subtitle: `${PAYLOAD} B payload, 20 connections, latency from intended send time, ${raw.createdAt}`,
+      }),
+    );
+    await writeFile(join(resultsDir, 'latency-echo.json'), `${JSON.stringify(raw, null, 2)}\n`);
+    await writeFile(join(resultsDir, 'latency-echo.md'), markdown(raw));
+    process.stderr.write(`wrote docs/results/latency-echo.{md,json,svg} in ${raw.durationS} s\n`);
+  } finally {
+    await echo.kill('SIGTERM');
+    tcp.child.kill('SIGTERM');
+  }
+}
+
+type Raw = {
+  createdAt: string;
+  machine: Record<string, string>;
+  fixed: { spec: LoadSpec; ws: Row; tcp: Row; socketIo: Row };
+  maxRate: {
+    limitP99Ms: number;
+    ws: { best?: Row; stoppedBy: string; steps: Row[] };
+    tcp: { best?: Row; stoppedBy: string; steps: Row[] };
+  };
+  durationS: number;
+};
+
+function markdown(raw: Raw): string {
+  const line = (name: string, r: Row, base: Row, key: 'latencyMs' | 'serviceTimeMs') =>
+    `| ${name} | ${r.rate} | ${f(r[key].p50)} | ${f(r[key].p99)} | ${f(r[key].p99_9)} | ${f(r[key].max)} | ${ratio(r[key].p50, base[key].p50)} | ${ratio(r[key].p99, base[key].p99)} | ${ratio(r[key].p99_9, base[key].p99_9)} | ${r.received} | ${r.errors} | ${r.serverCpuUsPerMsg} | ${r.clientCpuUsPerMsg} |`;
+  const head =
+    '| server | msg/s | p50 ms | p99 ms | p99.9 ms | max ms | p50 ratio | p99 ratio | p99.9 ratio | samples | errors | server CPU µs/msg | client CPU µs/msg |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const { ws, tcp, socketIo } = raw.fixed;
+  const best = (s: { best?: Row; stoppedBy: string }) =>
+    s.best
+      ? `${s.best.rate} msg/s (p99 ${f(s.best.latencyMs.p99)} ms; search stopped: ${s.stoppedBy})`
+      : `none of the rates tried (${s.stoppedBy})`;
+  const maxRows =
+    raw.maxRate.ws.best && raw.maxRate.tcp.best
+      ? [
+          head,
+          line('ws echo', raw.maxRate.ws.best, raw.maxRate.tcp.best, 'latencyMs'),
+          line('tcp echo (baseline)', raw.maxRate.tcp.best, raw.maxRate.tcp.best, 'latencyMs'),
+        ].join('\n')
+      : '(one side had no passing rate; see the JSON)';
+  const steps = (name: string, s: { steps: Row[] }) =>
+    s.steps.map((r) => `${name} ${r.rate}/s: p99 ${f(r.latencyMs.p99)} ms`).join('; ') || 'none';
+  return `# Latency lab: WebSocket echo server vs raw TCP echo
+
+Measured ${raw.createdAt} by \`npm run bench -w @gavel/latency\` (services/latency/bench/echo-vs-tcp.ts)
+in one run: the latency echo server (\`src/main.ts\`, ws with its native helpers, permessage-deflate off)
+and a minimal Node \`net\` echo server (TCP_NODELAY, 4-byte length-prefixed frames, bench/tcp-echo-server.ts),
+each in its own process, driven by the same load client in a third process over loopback.
+Payload ${PAYLOAD} B. Latency is measured **from the intended send time** (coordinated-omission safe, so the
+client's own timer lateness, up to ~1 ms with Node timers, is included); the "service time" table measures from
+the actual send. Ratios are ws ÷ tcp.
+
+## Machine
+
+- nproc: ${raw.machine.nproc}; CPU: ${raw.machine.cpuModel}; Node ${raw.machine.node}
+- load average at the end: ${raw.machine.loadAverageAtEnd}
+- shared: ${raw.machine.shared}. Absolute numbers here are noisy and pessimistic; the side-by-side ratio is the figure to read.
+
+## Fixed load: ${raw.fixed.spec.connections} connections × ${raw.fixed.spec.rate / raw.fixed.spec.connections} msg/s (${raw.fixed.spec.rate} msg/s), ${raw.fixed.spec.durationS} s after ${raw.fixed.spec.warmupS} s warm-up
+
+From intended send time:
+
+${head}
+${line('ws echo', ws, tcp, 'latencyMs')}
+${line('tcp echo (baseline)', tcp, tcp, 'latencyMs')}
+${line('socket.io echo (for scale)', socketIo, tcp, 'latencyMs')}
+
+From actual send time (service time, without the client's scheduling lateness):
+
+${head}
+${line('ws echo', ws, tcp, 'serviceTimeMs')}
+${line('tcp echo (baseline)', tcp, tcp, 'serviceTimeMs')}
+${line('socket.io echo (for scale)', socketIo, tcp, 'serviceTimeMs')}
+
+CPU per message is user + system time of the server process (from /proc) and of the client process,
+divided by every message of the run (warm-up included); unlike the latencies it barely depends on how busy
+the shared machine was, so it is the steadiest measure of each stack's own cost.
+
+## Highest rate with p99 < ${raw.maxRate.limitP99Ms} ms (20 connections, steps of 4 s after 1 s warm-up)
+
+- ws echo: ${best(raw.maxRate.ws)}
+- tcp echo: ${best(raw.maxRate.tcp)}
+
+${maxRows}
+
+Steps tried: ${steps('ws', raw.maxRate.ws)}. ${steps('tcp', raw.maxRate.tcp)}.
+
+## Plot
+
+![percentile distribution](latency-echo.svg)
+
+Raw figures: [latency-echo.json](latency-echo.json).
+`;
+}
+
+await main();
