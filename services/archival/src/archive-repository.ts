@@ -21,6 +21,19 @@ export type RowCounts = Partial<Record<ArchiveTable, number>>;
  * depends on another event having arrived first.
  */
 export async function writeEvents(client: pg.ClientBase, events: readonly GavelEvent[]): Promise<RowCounts> {
+  await client.query('BEGIN');
+  try {
+    const counts = await applyEvents(client, events);
+    await client.query('COMMIT');
+    return counts;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The statements of writeEvents, inside a transaction the caller opened. */
+export async function applyEvents(client: pg.ClientBase, events: readonly GavelEvent[]): Promise<RowCounts> {
   const counts: RowCounts = {};
   const add = (table: ArchiveTable, n: number | null) => {
     counts[table] = (counts[table] ?? 0) + (n ?? 0);
@@ -45,30 +58,46 @@ export async function writeEvents(client: pg.ClientBase, events: readonly GavelE
     }
   }
 
-  await client.query('BEGIN');
-  try {
-    if (bids.length > 0) add('bids', await insertBids(client, bids));
-    if (chats.length > 0) add('chat_messages', await insertChats(client, chats));
-    if (dms.length > 0) add('direct_messages', await insertDirectMessages(client, dms));
-    // Item lifecycle events are rare; applied one by one, in arrival order.
-    for (const event of itemEvents) {
-      if (event.type === 'item.opened') add('items', await upsertItem(client, event));
-      else if (event.type === 'item.extended') {
-        const [ext, item] = await extendItem(client, event);
-        add('item_extensions', ext);
-        add('items', item);
-      } else {
-        const [result, item] = await closeItem(client, event);
-        add('auction_results', result);
-        add('items', item);
-      }
+  if (bids.length > 0) add('bids', await insertBids(client, bids));
+  if (chats.length > 0) add('chat_messages', await insertChats(client, chats));
+  if (dms.length > 0) add('direct_messages', await insertDirectMessages(client, dms));
+  if (itemEvents.length > 0)
+    await lockItems(
+      client,
+      itemEvents.map((e) => e.itemId),
+    );
+  // Item lifecycle events are rare; applied one by one, in arrival order.
+  for (const event of itemEvents) {
+    if (event.type === 'item.opened') add('items', await upsertItem(client, event));
+    else if (event.type === 'item.extended') {
+      const [ext, item] = await extendItem(client, event);
+      add('item_extensions', ext);
+      add('items', item);
+    } else {
+      const [result, item] = await closeItem(client, event);
+      add('auction_results', result);
+      add('items', item);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
   }
   return counts;
+}
+
+/** Namespace of the per-item advisory locks (first key of pg_advisory_xact_lock(int, int)). */
+const ITEM_LOCK_SPACE = 0x6761_7665; // "gave"
+
+/**
+ * Serialises writers (batches of other replicas) that touch the same item: without it, an
+ * item.opened and an item.extended committed concurrently could each miss the other's row, and
+ * the extension would be lost. Locks are taken in one sorted order, so two batches never
+ * deadlock; they are released at COMMIT.
+ */
+async function lockItems(client: pg.ClientBase, itemIds: readonly string[]): Promise<void> {
+  await client.query(
+    `SELECT pg_advisory_xact_lock($1, k)
+     FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($2::text[]) AS id) AS keys
+     ORDER BY k`,
+    [ITEM_LOCK_SPACE, [...new Set(itemIds)]],
+  );
 }
 
 // One multi-row INSERT per table from parallel arrays: one round trip whatever the batch size.

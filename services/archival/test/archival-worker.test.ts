@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AckPolicy } from 'nats';
 import { makeEvent } from '@gavel/shared';
 import { migrate } from '../src/migrate.js';
-import { writeEvents } from '../src/archive-repository.js';
+import { applyEvents, writeEvents } from '../src/archive-repository.js';
 import { createSandbox, startWorker, waitFor, type Sandbox } from './helper.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -190,5 +190,52 @@ describe('archival worker', () => {
     });
     const clock = await s.pool.query("SELECT ends_at FROM items WHERE id = 'clock'");
     expect((clock.rows[0].ends_at as Date).toISOString()).toBe(extendedTo);
+  });
+});
+
+describe('concurrent writers', () => {
+  it('an item.opened waits for an uncommitted item.extended of the same item, so neither is lost', async () => {
+    const s = await sandbox();
+    await migrate(s.db.url);
+    const endsAt = hourFromNow();
+    const extendedTo = new Date(Date.parse(endsAt) + 30_000).toISOString();
+    const [a, b] = [await s.pool.connect(), await s.pool.connect()];
+    try {
+      // Replica A has written the extension (no item row yet) and not committed.
+      await a.query('BEGIN');
+      await applyEvents(a, [makeEvent('item.extended', { itemId: 'rug', seq: 3, endsAt: extendedTo })]);
+      // Replica B opens the item meanwhile.
+      const opening = writeEvents(b, [
+        makeEvent('item.opened', {
+          itemId: 'rug',
+          title: 'Rug',
+          startingPriceCents: 100,
+          minIncrementCents: 10,
+          endsAt,
+        }),
+      ]);
+      const blocked = await Promise.race([
+        opening.then(() => false),
+        waitFor(
+          async () =>
+            (await s.count(
+              'pg_locks',
+              "locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )) > 0,
+          {
+            timeoutMs: 10_000,
+            what: 'B to wait for the item lock',
+          },
+        ).then(() => true),
+      ]);
+      expect(blocked).toBe(true);
+      await a.query('COMMIT');
+      await opening;
+    } finally {
+      a.release();
+      b.release();
+    }
+    const item = await s.pool.query<{ ends_at: Date }>("SELECT ends_at FROM items WHERE id = 'rug'");
+    expect(item.rows[0]?.ends_at.toISOString()).toBe(extendedTo);
   });
 });

@@ -38,7 +38,7 @@ export interface Sandbox {
 export async function createSandbox(): Promise<Sandbox> {
   const topology = testTopology();
   const db = await createTestDatabase();
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const nc = await connect({ servers: TEST_NATS_URL });
   const js = nc.jetstream();
   await ensureStreams(await nc.jetstreamManager(), topology);
