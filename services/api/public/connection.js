@@ -82,7 +82,8 @@ export class LiveConnection {
         s.disconnect();
         set('offline');
         onUnauthorized();
-      } else if (this.state !== 'draining') {
+      } else {
+        // Also after a drain: the move to another server has not worked yet.
         set('reconnecting');
       }
     });

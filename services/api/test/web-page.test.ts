@@ -50,7 +50,8 @@ describe('web page', () => {
     const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
     broadcastPort = bPort;
     // vitest exports COLOR=0 (terminal colours), which is not a deployment colour.
-    broadcastEnv = { ...shared, PORT: String(broadcastPort), COLOR: '' };
+    // A short reconnect jitter keeps the drain step quick.
+    broadcastEnv = { ...shared, PORT: String(broadcastPort), COLOR: '', RECONNECT_JITTER_MS: '300' };
     services.push(
       ...(await Promise.all([
         spawnService(
@@ -204,7 +205,7 @@ describe('web page', () => {
       .waitFor({ state: 'detached' });
   }, 180_000);
 
-  it('shows the connection state and catches up on missed bids after a broadcast restart', async () => {
+  it('shows the connection state and misses no bid across a broadcast crash and a drain', async () => {
     const token = async (userId: string) => {
       const res = await fetch(`${apiUrl}/api/v1/dev/token`, {
         method: 'POST',
@@ -249,6 +250,20 @@ describe('web page', () => {
       expect.stringMatching(/^#1erin20\.00/),
     ]);
     await dave.getByLabel('Highest bid').filter({ hasText: '22.50 by erin' }).waitFor();
+
+    // A drain (SIGTERM, as in a rolling or blue/green deploy) shows, and the page moves on.
+    const drained = restarted.kill('SIGTERM');
+    await state.filter({ hasText: 'draining — moving to another server…' }).waitFor();
+    await drained; // the old server exits once its clients have left
+    const replacement = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+      port: broadcastPort,
+      timeoutMs: STARTUP_MS,
+    });
+    services.splice(services.indexOf(restarted), 1, replacement);
+    await state.filter({ hasText: /^connected$/ }).waitFor({ timeout: 60_000 });
+    await bid('23.00');
+    await bids.filter({ hasText: '#4' }).filter({ hasText: '23.00' }).waitFor();
+    expect(await bids.count()).toBe(4);
     await dave.context().close();
   }, 180_000);
 });
