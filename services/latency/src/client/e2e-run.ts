@@ -85,6 +85,11 @@ async function tokenFor(options: E2eOptions, userId: string): Promise<string> {
       `the api at ${options.apiUrl.origin} has no POST /api/v1/dev/token (DEV_TOKENS=false?): pass --auth-secret`,
     );
   }
+  if (res.status === 429) {
+    throw new TargetError(
+      `POST /api/v1/dev/token is rate limited (429): pass --auth-secret, or wait a minute`,
+    );
+  }
   const token = res.json?.token;
   if (res.status >= 300 || typeof token !== 'string') {
     throw new TargetError(`POST /api/v1/dev/token answered ${res.status}: ${res.text.slice(0, 200)}`);
@@ -154,7 +159,8 @@ export async function runE2e(
   const bidResponse = createLatencyHistogram();
 
   const bidderIds = Array.from({ length: options.bidders }, (_, i) => `lat_b${i}_${runId}`);
-  const watcherIds = Array.from({ length: options.watchers }, (_, i) => `lat_w${i}_${runId}`);
+  // Watchers share a few users (a user may watch from many devices): the api rate-limits dev tokens.
+  const watcherIds = Array.from({ length: Math.min(options.watchers, 5) }, (_, i) => `lat_w${i}_${runId}`);
   const bidderTokens = await mapLimit(bidderIds, 16, (id) => tokenFor(options, id));
   const watcherTokens = await mapLimit(watcherIds, 16, (id) => tokenFor(options, id));
 
@@ -202,7 +208,11 @@ export async function runE2e(
     if (phase === 'drain' && eventsMeasured >= expectedEvents()) onAllEvents?.();
   };
 
-  const watchers = await Promise.allSettled(watcherTokens.map((t) => connectWatcher(options, t, itemId)));
+  const watchers = await Promise.allSettled(
+    Array.from({ length: options.watchers }, (_, i) =>
+      connectWatcher(options, watcherTokens[i % watcherTokens.length]!, itemId),
+    ),
+  );
   const sockets = watchers.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
   const progressTimer = setInterval(
     () =>
