@@ -1,8 +1,16 @@
-import { createLogger, handleShutdown } from '@gavel/shared';
+import { ConfigError, createLogger, handleShutdown } from '@gavel/shared';
 import { buildApp } from './app.js';
-import { loadApiConfig } from './config.js';
+import { loadApiConfig, type ApiConfig } from './config.js';
 
-const config = loadApiConfig();
+let config: ApiConfig;
+try {
+  config = loadApiConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`api: ${err.message}`);
+  process.exit(2);
+}
+
 const logger = createLogger('api', config.LOG_LEVEL);
 const api = await buildApp(config, { logger });
 await api.app.listen({ port: config.PORT, host: config.HOST });

@@ -77,5 +77,5 @@ describe.each(['lua', 'optimistic'] as const)('%s strategy under contention', (s
       .sort();
     const fromAnswers = accepted.map((b) => `${b.seq}:${b.userId}:${b.amountCents}`).sort();
     expect(fromStream).toEqual(fromAnswers);
-  });
+  }, 180_000);
 });

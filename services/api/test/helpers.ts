@@ -136,7 +136,7 @@ export async function http(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpAnswer> {
-  const init: RequestInit = { method, headers: { ...headers }, signal: AbortSignal.timeout(15_000) };
+  const init: RequestInit = { method, headers: { ...headers }, signal: AbortSignal.timeout(90_000) };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)['content-type'] ??= 'application/json';

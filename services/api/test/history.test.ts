@@ -167,6 +167,6 @@ describe('accepted bids reach the history route through archival', () => {
       expect(stored.map((b) => b.seq)).toEqual(Array.from({ length: accepted.length }, (_, i) => i + 1));
       expect(stored.map((b) => `${b.seq}:${b.userId}:${b.amountCents}`).sort()).toEqual(accepted.sort());
     },
-    90_000,
+    180_000,
   );
 });
