@@ -283,8 +283,9 @@ function renderItem() {
   if (!item) return;
   $('item-title').textContent = item.title ?? item.id;
   const closed = item.status === 'closed';
-  $('item-status').textContent = closed ? 'closed' : 'open';
-  $('item-status').dataset.state = closed ? 'closed' : 'open';
+  const status = closed ? 'closed' : item.status === 'new' ? 'not open yet' : 'open';
+  $('item-status').textContent = status;
+  $('item-status').dataset.state = closed ? 'closed' : item.status === 'new' ? 'new' : 'open';
   const highest = highestCents();
   const top = view.bids.get(view.lastSeq) ?? item.highestBid;
   $('item-highest').replaceChildren(
@@ -338,6 +339,20 @@ function onBid(bid) {
   renderBids();
   renderItem();
   refreshItemsSoon();
+  // The first bid on an item we knew nothing about opened it: fetch its rules and end time.
+  if (view.item?.status === 'new') void reloadItem(bid.itemId);
+}
+
+async function reloadItem(itemId) {
+  try {
+    const item = await api.getItem(itemId);
+    if (itemId !== view.itemId) return;
+    view.item = item;
+    $('chat-room').textContent = item.title ?? itemId;
+    renderItem();
+  } catch {
+    // Keep what is shown; the next bid or a reload tries again.
+  }
 }
 
 let itemsRefresh;
@@ -470,7 +485,8 @@ async function openItem(itemId) {
     view.item = await api.getItem(itemId);
   } catch (err) {
     if (itemId !== view.itemId) return;
-    view.item = { id: itemId, title: itemId, status: 'open', highestBid: null, bidCount: 0 };
+    // Unknown to the api: where AUTO_OPEN_ITEMS is on, the first bid opens it.
+    view.item = { id: itemId, title: itemId, status: 'new', highestBid: null, bidCount: 0 };
     if (!(err instanceof ApiFailure && err.status === 404)) showError('bid-error', messageOf(err));
   }
   if (itemId !== view.itemId) return;

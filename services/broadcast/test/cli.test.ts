@@ -243,7 +243,14 @@ describe('gavel chat against a real stack', () => {
     broadcastPort = bPort;
     // A small room cap makes "the server refused" easy to provoke. vitest exports COLOR=0
     // (terminal colours), which is not a deployment colour.
-    broadcastEnv = { ...shared, PORT: String(broadcastPort), MAX_ROOMS_PER_CONNECTION: '3', COLOR: '' };
+    broadcastEnv = {
+      ...shared,
+      PORT: String(broadcastPort),
+      MAX_ROOMS_PER_CONNECTION: '3',
+      COLOR: '',
+      // A short reconnect jitter keeps the drain step quick.
+      RECONNECT_JITTER_MS: '300',
+    };
     const started = await Promise.all([
       spawnService(
         'services/api/src/main.ts',
@@ -410,7 +417,7 @@ describe('gavel chat against a real stack', () => {
     expect(badUser.output).toMatch(/^error: cannot sign in as no spaces: rejected: /m);
   }, 60_000);
 
-  it('resumes its rooms and watched items, missing no bid, after the broadcast restarts', async () => {
+  it('resumes its rooms and watched items, missing no bid, across a broadcast crash and a drain', async () => {
     const frank = cli('frank');
     const gina = cli('gina');
     await frank.expectLine(`* connected to ${broadcastUrl} as frank`);
@@ -446,7 +453,24 @@ describe('gavel chat against a real stack', () => {
     await gina.expectLine(/^\* reconnected/, 60_000);
     gina.send('anyone here?');
     await frank.expectLine('[hall] gina: anyone here?');
-    expect(frank.count('[bid resume_item #1] gina 3.00')).toBe(1);
+
+    // A drain (SIGTERM, as in a rolling or blue/green deploy): told, moved, still watching.
+    const drained = restarted.kill('SIGTERM');
+    await frank.expectLine(/^\* server is draining: moving to another server in \d+ ms$/);
+    await drained; // the old server exits once its clients have left
+    const replacement = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
+      port: broadcastPort,
+      timeoutMs: STARTUP_MS,
+    });
+    services.splice(services.indexOf(restarted), 1, replacement);
+    await frank.expectLine(/^\* reconnected/, 60_000);
+    gina.send('/bid resume_item 6');
+    await frank.expectLine('[bid resume_item #4] gina 6.00');
+    for (const seq of [1, 2, 3, 4]) {
+      expect(frank.output.split('\n').filter((l) => l.startsWith(`[bid resume_item #${seq}]`))).toHaveLength(
+        1,
+      );
+    }
     frank.send('/quit');
     gina.send('/quit');
     expect(await frank.exited).toBe(0);

@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline';
+import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { ApiClient, ApiError } from './api-client.js';
 import { broadcastUrlFor } from './broadcast-url.js';
 import { ChatSession, CommandError } from './chat-session.js';
@@ -34,8 +34,22 @@ function tokenSubject(token: string): string | undefined {
  * Returns the process exit code: 0 after /quit, 1 when it could not sign in or connect.
  */
 export async function runChat(options: ChatOptions): Promise<number> {
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  const err = (line: string) => process.stderr.write(`${line}\n`);
+  // On a terminal, lines that arrive while the user types go above the prompt, which is redrawn
+  // with what was typed so far; piped input (scripts, tests) gets plain lines and no prompt.
+  const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  let rl: Interface | undefined;
+  const write = (stream: NodeJS.WriteStream, line: string) => {
+    if (!tty || !rl) {
+      stream.write(`${line}\n`);
+      return;
+    }
+    clearLine(process.stdout, 0);
+    cursorTo(process.stdout, 0);
+    stream.write(`${line}\n`);
+    rl.prompt(true);
+  };
+  const out = (line: string) => write(process.stdout, line);
+  const err = (line: string) => write(process.stderr, line);
 
   let api = new ApiClient(options.url);
   let token = options.token;
@@ -69,7 +83,9 @@ export async function runChat(options: ChatOptions): Promise<number> {
   }
   out('type /help for commands');
 
-  const rl = createInterface({ input: process.stdin, terminal: false });
+  rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
+  rl.setPrompt(`${userId}> `);
+  if (tty) rl.prompt();
   try {
     // Lines are handled one at a time, in order, even when a whole script arrives at once.
     for await (const line of rl) {
@@ -84,9 +100,11 @@ export async function runChat(options: ChatOptions): Promise<number> {
         if (e instanceof CommandError || e instanceof ApiError) err(`error: ${e.message}`);
         else throw e;
       }
+      if (tty) rl.prompt();
     }
   } finally {
     rl.close();
+    rl = undefined;
     session.close();
   }
   out('bye');
