@@ -3,7 +3,8 @@
  * real worker, beside a PostgreSQL COPY of the same rows into an identical table, measured in
  * the same run. Run under `flock /tmp/bench.lock npm run bench -w services/archival`.
  *
- * BENCH_EVENTS (default 50000) and BENCH_BATCH_SIZES (default "256,1000") tune the run.
+ * BENCH_EVENTS (default 50000) and BENCH_WORKERS (BATCH_SIZExWRITE_CONCURRENCY pairs, default
+ * "256x1,256x2,1000x2") tune the run.
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,7 +37,10 @@ import { ArchivalWorker } from '../src/archival-worker.js';
 import { migrate } from '../src/migrate.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
-const BATCH_SIZES = (process.env.BENCH_BATCH_SIZES ?? '256,1000').split(',').map(Number);
+const WORKERS = (process.env.BENCH_WORKERS ?? '256x1,256x2,1000x2').split(',').map((pair) => {
+  const [batchSize, concurrency] = pair.split('x').map(Number);
+  return { batchSize: batchSize ?? 256, concurrency: concurrency ?? 1 };
+});
 const ITEMS = 50;
 const COPY_RUNS = 3;
 
@@ -75,14 +79,19 @@ try {
   for (const p of payloads) if (!decodeEvent(p).ok) throw new Error('decode failed');
   const decodePerSecond = EVENTS / ((performance.now() - started) / 1000);
 
-  const workerRuns: Array<{ batchSize: number; seconds: number; eventsPerSecond: number }> = [];
+  const workerRuns: Array<{
+    batchSize: number;
+    concurrency: number;
+    seconds: number;
+    eventsPerSecond: number;
+  }> = [];
   const copyRuns: Array<{ seconds: number; rowsPerSecond: number }> = [];
 
   // Alternate COPY and worker runs so that drift on the shared machine hits both alike.
-  for (let run = 0; run < Math.max(COPY_RUNS, BATCH_SIZES.length); run += 1) {
+  for (let run = 0; run < Math.max(COPY_RUNS, WORKERS.length); run += 1) {
     if (run < COPY_RUNS) copyRuns.push(await copyRun(bids));
-    const batchSize = BATCH_SIZES[run];
-    if (batchSize !== undefined) workerRuns.push(await workerRun(batchSize, run));
+    const worker = WORKERS[run];
+    if (worker) workerRuns.push(await workerRun(worker.batchSize, worker.concurrency, run));
   }
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -109,7 +118,7 @@ try {
   const rows = results.worker
     .map(
       (r) =>
-        `| archival worker, BATCH_SIZE=${r.batchSize} | ${r.seconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${r.ratioToCopy.toFixed(2)} |`,
+        `| archival worker, BATCH_SIZE=${r.batchSize}, WRITE_CONCURRENCY=${r.concurrency} | ${r.seconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${r.ratioToCopy.toFixed(2)} |`,
     )
     .join('\n');
   const copyRows = copyRuns
@@ -161,7 +170,7 @@ async function freshDatabase(): Promise<string> {
   return db.url;
 }
 
-async function workerRun(batchSize: number, run: number) {
+async function workerRun(batchSize: number, concurrency: number, run: number) {
   const url = await freshDatabase();
   const config = loadArchivalConfig({
     DATABASE_URL: url,
@@ -169,6 +178,7 @@ async function workerRun(batchSize: number, run: number) {
     NATS_STREAM: topology.stream,
     EVENT_PREFIX: topology.prefix,
     BATCH_SIZE: String(batchSize),
+    WRITE_CONCURRENCY: String(concurrency),
     // Each run reads the whole stream from the start with its own durable consumer.
     CONSUMER_NAME: `bench${run}`,
     LOG_LEVEL: 'warn',
@@ -193,9 +203,9 @@ async function workerRun(batchSize: number, run: number) {
   await pool.end();
   if (count !== EVENTS) throw new Error(`worker stored ${count} rows, expected ${EVENTS}`);
   console.log(
-    `worker BATCH_SIZE=${batchSize}: ${seconds.toFixed(2)} s, ${Math.round(EVENTS / seconds)} events/s`,
+    `worker BATCH_SIZE=${batchSize} WRITE_CONCURRENCY=${concurrency}: ${seconds.toFixed(2)} s, ${Math.round(EVENTS / seconds)} events/s`,
   );
-  return { batchSize, seconds, eventsPerSecond: EVENTS / seconds };
+  return { batchSize, concurrency, seconds, eventsPerSecond: EVENTS / seconds };
 }
 
 async function copyRun(bids: readonly BidAccepted[]) {

@@ -78,7 +78,7 @@ export class ArchivalWorker {
     this.topology = topologyOf(config);
     this.pool = new pg.Pool({
       connectionString: config.DATABASE_URL,
-      max: 3,
+      max: config.WRITE_CONCURRENCY + 2,
       connectionTimeoutMillis: 3000,
       application_name: 'gavel-archival',
     });
@@ -126,17 +126,31 @@ export class ArchivalWorker {
     const consumer = await this.js.consumers.get(config.NATS_STREAM, config.CONSUMER_NAME);
     const reader = await BatchReader.open(consumer, {
       batchSize: config.BATCH_SIZE,
+      prefetchBatches: config.WRITE_CONCURRENCY + 1,
       maxWaitMs: config.BATCH_MAX_WAIT_MS,
     });
     logger.info({ stream: config.NATS_STREAM, consumer: config.CONSUMER_NAME }, 'archiving');
+    // Batches are independent (idempotent inserts, per-item locks), so several may be in flight:
+    // one waits on PostgreSQL while the next is fetched and decoded.
+    const inFlight = new Set<Promise<void>>();
     try {
       while (!signal.aborted) {
         const batch = await reader.next(signal);
-        if (batch.length > 0) await this.processBatch(batch);
+        if (batch.length > 0) {
+          const writing: Promise<void> = this.processBatch(batch)
+            .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'batch failed'))
+            .finally(() => inFlight.delete(writing));
+          inFlight.add(writing);
+          if (inFlight.size >= config.WRITE_CONCURRENCY) await Promise.race(inFlight);
+        }
         // After a failed write, give PostgreSQL room to come back before the next attempt.
-        if (this.backoffMs > 0) await sleep(this.backoffMs, signal);
+        if (this.backoffMs > 0) {
+          await Promise.all(inFlight);
+          await sleep(this.backoffMs, signal);
+        }
       }
     } finally {
+      await Promise.all(inFlight);
       const returned = await reader.close();
       await retention;
       logger.info({ returned }, 'archival stopped');
@@ -300,9 +314,8 @@ export class ArchivalWorker {
 async function ensureConsumer(jsm: JetStreamManager, config: ArchivalConfig, topology: Topology) {
   const editable = {
     ack_wait: nanos(config.ACK_WAIT_MS),
-    // Bounds what a replica holds unacknowledged: a little more than the batch being written plus
-    // the one prefetched.
-    max_ack_pending: Math.max(1000, config.BATCH_SIZE * 4),
+    // Bounds what a replica holds unacknowledged: the batches being written plus those prefetched.
+    max_ack_pending: Math.max(1000, config.BATCH_SIZE * (config.WRITE_CONCURRENCY + 2)),
   };
   try {
     await jsm.consumers.info(config.NATS_STREAM, config.CONSUMER_NAME);

@@ -6,7 +6,7 @@ const IDLE_POLL_MS = 500;
 /**
  * Turns a JetStream pull consumer into batches: up to `batchSize` messages, handed over as soon
  * as the batch is full or `maxWaitMs` after its first message, whichever comes first.
- * consume() keeps about one batch prefetched while the previous one is written.
+ * consume() keeps `prefetchBatches` batches prefetched while earlier ones are written.
  */
 export class BatchReader {
   private pending: Promise<IteratorResult<JsMsg>> | undefined;
@@ -22,9 +22,17 @@ export class BatchReader {
 
   static async open(
     consumer: Consumer,
-    options: { batchSize: number; maxWaitMs: number },
+    options: {
+      batchSize: number;
+      maxWaitMs: number;
+      /** @default 1 */
+      prefetchBatches?: number;
+    },
   ): Promise<BatchReader> {
-    const messages = await consumer.consume({ max_messages: options.batchSize, expires: 5000 });
+    const messages = await consumer.consume({
+      max_messages: options.batchSize * (options.prefetchBatches ?? 1),
+      expires: 5000,
+    });
     return new BatchReader(messages, options.batchSize, options.maxWaitMs);
   }
 

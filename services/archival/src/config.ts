@@ -12,6 +12,8 @@ export const archivalEnv = {
   PORT: envInt(8082, 0, 65535),
   /** Most events written in one PostgreSQL transaction. */
   BATCH_SIZE: envInt(256, 1, 5000),
+  /** Batches written at once, each in its own transaction and connection. */
+  WRITE_CONCURRENCY: envInt(2, 1, 16),
   /** How long a partly filled batch waits for more events before it is written. */
   BATCH_MAX_WAIT_MS: envInt(50, 1, 60_000),
   /** Deliveries of an event whose insert keeps failing before it is dead-lettered. */

@@ -35,7 +35,7 @@ describe('config', () => {
     expect(() => loadArchivalConfig({ [name]: value })).toThrow(new RegExp(`^[\\s\\S]*\\b${name}: `));
   });
 
-  it('stops the process with a message naming the bad variable', async () => {
+  it('stops the process with a message naming the bad variable', { timeout: 60_000 }, async () => {
     const child = spawn(
       process.execPath,
       ['--conditions=source', '--import', 'tsx', 'services/archival/src/main.ts'],

@@ -47,7 +47,7 @@ async function spawnWorker(s: Sandbox): Promise<ServiceProcess> {
   return service;
 }
 
-describe('crash safety', () => {
+describe('crash safety', { timeout: 120_000 }, () => {
   it('stores every event exactly once when the worker is killed with SIGKILL mid-stream', async () => {
     const s = await createSandbox();
     cleanups.push(() => s.close());

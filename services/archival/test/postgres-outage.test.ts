@@ -25,7 +25,7 @@ async function deadLetterCount(s: Sandbox): Promise<number> {
   return (await jsm.streams.info(`${s.topology.stream}_DLQ`)).state.messages;
 }
 
-describe('PostgreSQL outage', () => {
+describe('PostgreSQL outage', { timeout: 120_000 }, () => {
   it('nacks with backoff, dead-letters nothing and stores everything once PostgreSQL is back', async () => {
     const s = await sandbox();
     const pgUrl = new URL(s.db.url);
