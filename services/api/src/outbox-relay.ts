@@ -70,7 +70,9 @@ export class OutboxRelay {
           if (moved === 'failed') await sleep(500, undefined, { signal }).catch(() => undefined);
         } catch (err) {
           if (signal.aborted) break;
-          this.options.logger.warn({ err }, 'outbox relay round failed');
+          // The outbox key was deleted (and its group with it): recreate the group.
+          if (String(err).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
+          else this.options.logger.warn({ err }, 'outbox relay round failed');
           await sleep(500, undefined, { signal }).catch(() => undefined);
         }
       }
@@ -150,7 +152,11 @@ export class OutboxRelay {
       this.options.keys.outbox,
       from,
     )) as Array<[string, StreamEntry[]]> | null;
-    return reply?.[0]?.[1] ?? [];
+    // An entry deleted while still pending comes back with no fields: nothing left to publish.
+    const entries = reply?.[0]?.[1] ?? [];
+    const gone = entries.filter((e) => !Array.isArray(e[1])).map((e) => e[0]);
+    if (gone.length > 0) await this.redis.xack(this.options.keys.outbox, OUTBOX_GROUP, ...gone);
+    return entries.filter((e) => Array.isArray(e[1]));
   }
 
   /** Publishes a batch in outbox order; returns false if any publish failed (kept for the next round). */
