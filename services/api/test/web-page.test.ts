@@ -56,7 +56,8 @@ describe('web page', () => {
       ...(await Promise.all([
         spawnService(
           'services/api/src/main.ts',
-          { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
+          // A bid in the last 30 s (the default window) pushes the end to 8 s after it.
+          { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true', EXTEND_BY_S: '8' },
           { port: apiPort, timeoutMs: STARTUP_MS },
         ),
         spawnService('services/broadcast/src/main.ts', broadcastEnv, {
@@ -191,7 +192,10 @@ describe('web page', () => {
     const carolLog = carol.getByRole('log', { name: 'Messages' });
     await carolLog.getByText('Does it still type?').waitFor();
     await carolLog.getByText('Like new <b>really</b>').waitFor();
-    expect(await carol.getByRole('list', { name: 'Bids' }).getByRole('listitem').count()).toBe(2);
+    const carolBids = carol.getByRole('list', { name: 'Bids' }).getByRole('listitem');
+    await carolBids.filter({ hasText: '#2' }).filter({ hasText: '1,000.00' }).waitFor();
+    await carolBids.filter({ hasText: '#1' }).filter({ hasText: '12.50' }).waitFor();
+    expect(await carolBids.count()).toBe(2);
     await alice
       .getByRole('list', { name: 'Online users' })
       .getByRole('listitem')
@@ -205,15 +209,50 @@ describe('web page', () => {
       .waitFor({ state: 'detached' });
   }, 180_000);
 
+  async function token(userId: string): Promise<string> {
+    const res = await fetch(`${apiUrl}/api/v1/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  async function post(path: string, bearer: string, body: unknown): Promise<Record<string, unknown>> {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  it('shows an extension and the close with its winner', async () => {
+    const ivy = await openAs('ivy', '#/items/closing_item');
+    await ivy.getByText('not open yet').waitFor();
+    const hal = await token('hal');
+    // Ends in 5 s; the bid right after falls inside the extension window and pushes the end.
+    await post('/api/v1/items', hal, {
+      id: 'closing_item',
+      title: 'Last-minute lamp',
+      startingPrice: '5.00',
+      minIncrement: '1.00',
+      endsAt: Date.now() + 5000,
+    });
+    const accepted = await post('/api/v1/items/closing_item/bid', hal, { amount: '7.00' });
+    expect(accepted.extended).toBe(true);
+
+    await ivy.getByRole('heading', { name: 'Last-minute lamp' }).waitFor();
+    await ivy.getByLabel('Highest bid').filter({ hasText: '7.00 by hal' }).waitFor();
+    await ivy.locator(`time#item-ends[datetime="${String(accepted.endsAt)}"]`).waitFor();
+    await ivy.getByText('closed', { exact: true }).waitFor({ timeout: 60_000 });
+    await ivy.getByText('Won by hal at 7.00').waitFor();
+    expect(await ivy.getByRole('button', { name: 'Place bid' }).isVisible()).toBe(false);
+    await ivy.context().close();
+  }, 120_000);
+
   it('shows the connection state and misses no bid across a broadcast crash and a drain', async () => {
-    const token = async (userId: string) => {
-      const res = await fetch(`${apiUrl}/api/v1/dev/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ userId }),
-      });
-      return ((await res.json()) as { token: string }).token;
-    };
     const erin = await token('erin');
     const bid = async (amount: string) => {
       const res = await fetch(`${apiUrl}/api/v1/items/restart_item/bid`, {

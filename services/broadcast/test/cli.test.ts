@@ -254,7 +254,8 @@ describe('gavel chat against a real stack', () => {
     const started = await Promise.all([
       spawnService(
         'services/api/src/main.ts',
-        { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true' },
+        // A bid in the last 30 s (the default window) pushes the end to 8 s after it.
+        { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true', EXTEND_BY_S: '8' },
         { port: apiPort, timeoutMs: STARTUP_MS },
       ),
       spawnService('services/broadcast/src/main.ts', broadcastEnv, {
@@ -476,4 +477,44 @@ describe('gavel chat against a real stack', () => {
     expect(await frank.exited).toBe(0);
     expect(await gina.exited).toBe(0);
   }, 180_000);
+
+  it('prints extensions and the close of a watched item', async () => {
+    const jay = cli('jay');
+    await jay.expectLine(`* connected to ${broadcastUrl} as jay`);
+    jay.send('/watch closing_item');
+    await jay.expectLine('* watching closing_item');
+
+    const tokenRes = await fetch(`${apiUrl}/api/v1/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'kim' }),
+    });
+    const { token } = (await tokenRes.json()) as { token: string };
+    const post = (path: string, body: unknown) =>
+      fetch(`${apiUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+    // Ends in 5 s; the bid right after falls inside the extension window and pushes the end.
+    const created = await post('/api/v1/items', {
+      id: 'closing_item',
+      title: 'Last-minute lamp',
+      startingPrice: '5',
+      minIncrement: '1',
+      endsAt: Date.now() + 5000,
+    });
+    expect(created.status).toBe(201);
+    const bid = await post('/api/v1/items/closing_item/bid', { amount: '7.00' });
+    expect(bid.status).toBe(201);
+    expect(((await bid.json()) as { extended: boolean }).extended).toBe(true);
+
+    await jay.expectLine('[bid closing_item #1] kim 7.00');
+    await jay.expectLine(/^\[item closing_item\] extended: now ends at \d\d:\d\d:\d\d$/);
+    await jay.expectLine('[item closing_item] closed: won by kim at 7.00, 1 bid', 60_000);
+    jay.send('/bid closing_item 9');
+    await jay.expectLine('error: auction closed: no more bids on this item');
+    jay.send('/quit');
+    expect(await jay.exited).toBe(0);
+  }, 120_000);
 });

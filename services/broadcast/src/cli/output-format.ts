@@ -45,7 +45,8 @@ export function extendedLine(event: Loose): string {
 
 export function closedLine(event: Loose): string {
   const winner = event.winner as Loose | null | undefined;
-  const count = typeof event.bidCount === 'number' ? `, ${event.bidCount} bids` : '';
+  const count =
+    typeof event.bidCount === 'number' ? `, ${event.bidCount} bid${event.bidCount === 1 ? '' : 's'}` : '';
   if (!winner) return `[item ${str(event.itemId)}] closed without bids`;
   return `[item ${str(event.itemId)}] closed: won by ${str(winner.userId)} at ${amountOf(winner)}${count}`;
 }
