@@ -56,6 +56,8 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
     metrics,
     logger,
     lingerMs: 30_000,
+    // Local only: each replica delivers bids to its own watchers (never through Redis).
+    emitToGroup: (name, event, payload) => io.local.to(name).emit(event, payload),
   });
 
   const app: FastifyInstance = Fastify({

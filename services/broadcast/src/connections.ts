@@ -16,6 +16,11 @@ export interface Connection {
   send(event: string, payload: unknown): void;
   /** Ends the connection (slow consumer, drain timeout). */
   close(reason: string): void;
+  /**
+   * Socket.IO only: puts the socket in or out of a local group, so that one packet encoded once
+   * reaches every in-step watcher of an item (per-socket emits cost far more at fan-out).
+   */
+  group?(name: string, member: boolean): void;
 }
 
 /** The connections of this replica, indexed for local delivery. */

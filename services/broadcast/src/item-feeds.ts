@@ -36,6 +36,8 @@ interface FeedOptions {
   readonly logger: Logger;
   /** Keeps an unwatched feed this long, so that a quick re-watch does not re-read the stream. */
   readonly lingerMs: number;
+  /** Emits once to every connection in a local group (see Connection.group). */
+  readonly emitToGroup?: (name: string, event: string, payload: unknown) => void;
 }
 
 /**
@@ -51,6 +53,9 @@ class ItemFeed {
   private readonly pending = new Map<number, BidAccepted>();
   /** For each watcher, the highest seq it has been sent. */
   readonly watchers = new Map<Connection, number>();
+  /** Watchers in the local Socket.IO group of this item; always in step (sent === lastSeq). */
+  private readonly inGroup = new Set<Connection>();
+  private readonly groupName: string;
   private closedEvent: GavelEvent | null = null;
   private synced = false;
   readonly ready: Promise<void>;
@@ -62,7 +67,15 @@ class ItemFeed {
     readonly itemId: string,
     private readonly options: FeedOptions,
   ) {
+    this.groupName = `feed:${itemId}`;
     this.ready = this.sync();
+  }
+
+  private setGrouped(conn: Connection, member: boolean): void {
+    if (!conn.group || !this.options.emitToGroup || this.inGroup.has(conn) === member) return;
+    if (member) this.inGroup.add(conn);
+    else this.inGroup.delete(conn);
+    conn.group(this.groupName, member);
   }
 
   /** Reads the item's stored bids once, then turns live. */
@@ -104,11 +117,21 @@ class ItemFeed {
       if (this.history.length > this.options.historySize) {
         this.history = this.history.slice(-this.options.historySize);
       }
+      // Grouped watchers are exactly those one step behind; they get one shared packet.
+      let grouped = 0;
       for (const [conn, sent] of this.watchers) {
         if (sent === view.seq - 1) {
           this.watchers.set(conn, view.seq);
-          this.send(conn, 'bid', view);
+          if (this.inGroup.has(conn)) grouped++;
+          else this.send(conn, 'bid', view);
+        } else if (sent === view.seq) {
+          // A client that was ahead of this replica is now in step.
+          this.setGrouped(conn, true);
         }
+      }
+      if (grouped > 0) {
+        this.options.emitToGroup?.(this.groupName, 'bid', view);
+        this.options.metrics.eventsOut.inc({ event: 'bid' }, grouped);
       }
     }
     if (this.pending.size > 0) this.scheduleGapFill();
@@ -155,6 +178,7 @@ class ItemFeed {
         .sort((a, b) => a.seq - b.seq)
         .map(bidView);
     }
+    this.setGrouped(conn, false);
     this.watchers.delete(conn);
     let sent = afterSeq;
     for (const view of [...older, ...this.history]) {
@@ -166,12 +190,14 @@ class ItemFeed {
     // A client ahead of us (it saw bids on another replica that we have not yet): it is sent
     // nothing until the feed passes what it already has.
     this.watchers.set(conn, Math.max(sent, afterSeq));
+    if (Math.max(sent, afterSeq) === this.lastSeq) this.setGrouped(conn, true);
     if (this.closedEvent && sent >= this.lastSeq)
       this.send(conn, 'item:closed', itemEventView(this.closedEvent));
     return Math.max(sent, afterSeq);
   }
 
   unwatch(conn: Connection): void {
+    this.setGrouped(conn, false);
     this.watchers.delete(conn);
   }
 

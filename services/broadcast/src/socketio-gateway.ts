@@ -44,8 +44,12 @@ export function attachSocketIoGateway(options: SocketIoGatewayOptions): void {
       transport: 'socketio',
       rooms: new Set(),
       items: new Set(),
-      send: (event, payload) => socket.emit(event, payload),
+      // Not socket.emit: with connection-state recovery on, socket.emit goes through the adapter
+      // (an XADD to Redis per packet, delivered after the round trip, so out of order with local
+      // sends). Bids resume by afterSeq, so a local, synchronous send is what we want.
+      send: (event, payload) => void io.local.to(socket.id).emit(event, payload),
       close: () => socket.conn.close(),
+      group: (name, member) => void (member ? socket.join(name) : socket.leave(name)),
     };
     local.add(conn);
     void socket.join(userRoom(userId));
@@ -56,6 +60,8 @@ export function attachSocketIoGateway(options: SocketIoGatewayOptions): void {
       // The adapter restored the Socket.IO rooms and replayed missed chat/DM/presence; bring our
       // own records (presence, rooms:list) back in step.
       for (const room of socket.rooms) {
+        // Item groups are not restored: the client re-watches with afterSeq (see README).
+        if (room.startsWith('feed:')) void socket.leave(room);
         if (!room.startsWith('room:')) continue;
         const roomId = room.slice('room:'.length);
         commands
