@@ -85,11 +85,13 @@ async function connect() {
     origin,
     token: session.token,
     onState: renderConnection,
-    onConnect: () => {
+    onConnect: (recovered, reconnected) => {
       showError('page-error', '');
       // Even a recovered session asks again: bids come from each replica's own feed, not from the
       // recovered packet buffer, and watching from the last seq seen is idempotent.
       void subscribe();
+      // Without recovery, chat sent while we were away is only in the history.
+      if (reconnected && !recovered && view.itemId) void loadHistory(view.itemId);
     },
     onUnauthorized: () => {
       signOut();
@@ -494,6 +496,11 @@ async function openItem(itemId) {
   renderItem();
   renderSession();
   void subscribe();
+  await loadHistory(itemId);
+}
+
+/** Merges the room's recent history (messages are keyed by id, so nothing shows twice). */
+async function loadHistory(itemId) {
   try {
     const history = await api.roomMessages(itemId);
     if (itemId === view.itemId) addMessages(history.map((m) => ({ roomId: itemId, ...m })));

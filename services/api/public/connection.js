@@ -48,7 +48,8 @@ export function ackList(ack) {
 
 /**
  * One Socket.IO connection with a visible state: connecting, connected, reconnecting, draining.
- * `onConnect()` runs on every (re)connection so the page can watch and join again.
+ * `onConnect(recovered, reconnected)` runs on every (re)connection so the page can watch and join
+ * again.
  */
 export class LiveConnection {
   constructor(io, { origin, token, onState, onConnect, onUnauthorized }) {
@@ -60,6 +61,7 @@ export class LiveConnection {
       reconnectionDelayMax: 5000,
     });
     this.state = 'connecting';
+    this.connectedBefore = false;
     const set = (state) => {
       this.state = state;
       onState(state);
@@ -68,7 +70,8 @@ export class LiveConnection {
     const s = this.socket;
     s.on('connect', () => {
       set('connected');
-      onConnect();
+      onConnect(Boolean(s.recovered), this.connectedBefore);
+      this.connectedBefore = true;
     });
     s.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') set('offline');

@@ -264,7 +264,7 @@ export class ChatSession {
       print(`* reconnected${s.recovered ? ' (session recovered)' : ''}`);
       // Even a recovered session asks again: bids come from each replica's own feed, not from the
       // recovered packet buffer, and watching from the last seq seen is idempotent.
-      void this.resume().finally(() => this.markReady());
+      void this.resume(s.recovered).finally(() => this.markReady());
     });
     s.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return;
@@ -302,12 +302,16 @@ export class ChatSession {
     s.on('item:closed', (e: Loose) => print(closedLine(e)));
   }
 
-  /** After a reconnect: join the rooms again and replay the bids missed meanwhile. */
-  private async resume(): Promise<void> {
+  /**
+   * After a reconnect: join the rooms again and replay the bids missed meanwhile. Without recovery,
+   * chat sent while we were away is only in the history (printed once: lines are keyed by id).
+   */
+  private async resume(recovered: boolean): Promise<void> {
     for (const roomId of this.rooms) {
       await this.request('room:join', { roomId }, { resuming: true }).catch((err: Error) =>
         this.options.printError(`error: rejoining ${roomId}: ${err.message}`),
       );
+      if (!recovered) await this.showHistory(roomId);
     }
     for (const [itemId, afterSeq] of this.watched) {
       await this.request('item:watch', { itemId, afterSeq }, { resuming: true }).catch((err: Error) =>
