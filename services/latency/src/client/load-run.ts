@@ -58,8 +58,8 @@ export interface RunHooks {
   readonly onProgress?: (progress: LoadProgress) => void;
   /** @default 250 */
   readonly progressIntervalMs?: number;
-  /** Every measured sample, in µs from its intended send time (for Prometheus export). */
-  readonly onSample?: (us: number) => void;
+  /** Every measured sample, in µs from its intended send time, and which message it was. */
+  readonly onSample?: (us: number, probe: { connection: number; seq: number }) => void;
   /** Cuts the run short; what was measured so far is still returned. */
   readonly signal?: AbortSignal;
 }
@@ -102,7 +102,7 @@ export async function runLoad(target: Target, spec: LoadSpec, hooks: RunHooks = 
       const latencyNs = now - probe.intendedNs;
       recordNs(histogram, latencyNs);
       recordNs(serviceHistogram, now - probe.sentNs);
-      hooks.onSample?.(latencyNs / 1000);
+      hooks.onSample?.(latencyNs / 1000, probe);
     }
     if (receivedAll === sent && sent === total) whenAllReceived?.();
   };
