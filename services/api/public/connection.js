@@ -2,12 +2,23 @@
 /**
  * The live connection to the broadcast service. Behind the ALB the page, /api and /socket.io share
  * one origin; locally the api (this page) is on 8080 and broadcast on 8081. `?broadcast=ORIGIN`
- * overrides both. The CLI applies the same rule (services/broadcast/src/cli/broadcast-url.ts).
+ * overrides both, for another port of the same host. The CLI derives it the same way
+ * (services/broadcast/src/cli/broadcast-url.ts).
  */
 export function broadcastOrigin(location) {
-  const override = new URLSearchParams(location.search).get('broadcast');
-  if (override) return new URL(override, location.href).origin;
   const url = new URL(location.href);
+  const override = new URLSearchParams(location.search).get('broadcast');
+  if (override) {
+    let target;
+    try {
+      target = new URL(override, location.href);
+    } catch {
+      target = undefined;
+    }
+    // The sign-in token travels to this origin, so a link must not be able to send it elsewhere:
+    // only another port (or scheme) of the page's own host is accepted.
+    if (target && target.hostname === url.hostname && /^https?:$/.test(target.protocol)) return target.origin;
+  }
   if (url.port === '8080') url.port = '8081';
   return url.origin;
 }

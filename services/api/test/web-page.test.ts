@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,11 @@ describe('web page', () => {
     // The api serves the page; locally broadcast is on another port, which ?broadcast= names.
     apiUrl = `http://127.0.0.1:${apiPort}`;
     pageUrl = `http://127.0.0.1:${apiPort}/?broadcast=${encodeURIComponent(`http://127.0.0.1:${broadcastPort}`)}`;
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`,
+      );
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -181,6 +186,26 @@ describe('web page', () => {
     // Text stays text: markup in a message is shown, never interpreted.
     await bob.getByRole('log', { name: 'Messages' }).getByText('Like new <b>really</b>').waitFor();
     expect(await bob.getByRole('log', { name: 'Messages' }).locator('b').count()).toBe(0);
+
+    // Where the page connects: the ALB's one origin, 8080 → 8081 locally, and ?broadcast= only for
+    // the page's own host (the sign-in token goes there).
+    const hrefs = [
+      'https://gavel.example.com/',
+      'http://127.0.0.1:8080/',
+      'http://127.0.0.1:8080/?broadcast=http://127.0.0.1:9000',
+      'http://127.0.0.1:8080/?broadcast=https://evil.example.net',
+      'http://127.0.0.1:8080/?broadcast=javascript:alert(1)',
+    ];
+    // A string, not a function: vitest would rewrite a dynamic import() inside a function.
+    const origins = await alice.evaluate(`import('/connection.js').then((m) =>
+      ${JSON.stringify(hrefs)}.map((href) => m.broadcastOrigin(new URL(href))))`);
+    expect(origins).toEqual([
+      'https://gavel.example.com',
+      'http://127.0.0.1:8081',
+      'http://127.0.0.1:9000',
+      'http://127.0.0.1:8081',
+      'http://127.0.0.1:8081',
+    ]);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await alice.screenshot({ path: `${ARTIFACTS}web-page-alice.png`, fullPage: true });
