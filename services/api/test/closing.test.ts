@@ -11,7 +11,8 @@ describe('auction closing with two api processes', () => {
 
   beforeAll(async () => {
     const env = { CLOSER: 'true', CLOSER_INTERVAL_MS: '10', OUTBOX_RELAY: 'true', EXTEND_WINDOW_S: '0' };
-    replicas.push(...(await Promise.all([spawnApi(names, env), spawnApi(names, env)])));
+    // One after the other, each recorded at once: a failed second start must not orphan the first.
+    for (let i = 0; i < 2; i++) replicas.push(await spawnApi(names, env));
   });
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.kill()));
