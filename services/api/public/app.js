@@ -235,6 +235,10 @@ async function loadItems() {
 async function createItem(event) {
   event.preventDefault();
   showError('create-error', '');
+  if (!session.token) {
+    showError('create-error', 'Sign in to create an item.');
+    return;
+  }
   const form = event.currentTarget;
   const data = new FormData(form);
   const minutes = Number(data.get('minutes'));
