@@ -1,4 +1,4 @@
-/* global document, window, location, sessionStorage, crypto, FormData */
+/* global document, window, location, sessionStorage, crypto, FormData, CSS */
 import { Api, ApiFailure } from './api.js';
 import { LiveConnection, ackList, broadcastOrigin, loadSocketIoClient } from './connection.js';
 import { centsOf, formatCents, localDateTime, localTime, plainAmount, timeLeft, toCents } from './format.js';
@@ -198,19 +198,31 @@ function signOut() {
 
 // ---------------------------------------------------------------- item list
 
+/** The item list as last loaded. */
+let listedItems = [];
+
 async function loadItems() {
-  let items;
   try {
-    items = await api.listItems();
+    listedItems = await api.listItems();
   } catch (err) {
     showError('page-error', `Cannot load the auctions: ${messageOf(err)}`);
     return;
   }
+  renderItems();
+}
+
+function renderItems() {
+  const items = listedItems;
   const list = $('item-list');
+  // Re-rendering must not take the keyboard focus away from someone moving through the list.
+  const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
   list.replaceChildren(
     ...items.map((item) => {
-      const highest = centsOf(item.highestBid);
       const current = item.id === view.itemId;
+      // The open item's live bids may be ahead of the list's last load.
+      const live = current ? highestCents() : undefined;
+      const listed = centsOf(item.highestBid);
+      const highest = live !== undefined && (listed === undefined || live > listed) ? live : listed;
       return el(
         'li',
         { class: `item-row${current ? ' current' : ''}` },
@@ -230,6 +242,7 @@ async function loadItems() {
     }),
   );
   $('items-empty').hidden = items.length > 0;
+  if (focused) list.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();
 }
 
 async function createItem(event) {
@@ -344,6 +357,7 @@ function onBid(bid) {
   view.lastSeq = Math.max(view.lastSeq, bid.seq);
   renderBids();
   renderItem();
+  renderItems();
   refreshItemsSoon();
   // The first bid on an item we knew nothing about opened it: fetch its rules and end time.
   if (view.item?.status === 'new') void reloadItem(bid.itemId);
