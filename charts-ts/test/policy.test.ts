@@ -289,7 +289,7 @@ describe.each(PROFILES)('policy: %s profile', (profile, config) => {
       const sleep = Number(spec.containers[0].lifecycle.preStop.exec.command[1]);
       expect(spec.containers[0].lifecycle.preStop.exec.command[0]).toBe('sleep');
       expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(drain + sleep);
-      expect(envOf(spec.containers[0]).COLOR.value).toBe(name.replace('broadcast-', ''));
+      expect(envOf(spec.containers[0]).BROADCAST_COLOR.value).toBe(name.replace('broadcast-', ''));
     }
   });
 

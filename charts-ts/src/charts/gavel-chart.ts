@@ -46,6 +46,10 @@ export class GavelChart extends Chart {
       NATS_URL: props.natsUrl,
       NATS_STREAM: config.env.natsStream,
       EVENT_PREFIX: config.env.eventPrefix,
+      // One stream replica per NATS node: losing a node loses no accepted bid.
+      NATS_STREAM_REPLICAS: String(config.nats.replicas),
+      // The api sits behind the ALB (eks) or ingress-nginx (kind): per-IP limits need X-Forwarded-For.
+      TRUST_PROXY: 'true',
       REDIS_PREFIX: config.env.redisPrefix,
       AUTH_MODE: config.env.authMode,
       BID_STRATEGY: config.env.bidStrategy,
@@ -94,6 +98,7 @@ export class GavelChart extends Chart {
       'NATS_URL',
       'NATS_STREAM',
       'EVENT_PREFIX',
+      'NATS_STREAM_REPLICAS',
       'REDIS_PREFIX',
       'REDIS_URL',
       'DATABASE_URL',
@@ -118,6 +123,7 @@ export class GavelChart extends Chart {
         'BID_STRATEGY',
         'DEV_TOKENS',
         'AUTO_OPEN_ITEMS',
+        'TRUST_PROXY',
       ),
       sizing: config.sizing.api,
       autoscaling: { metrics: apiMetrics },
@@ -140,7 +146,7 @@ export class GavelChart extends Chart {
         port: PORTS.broadcast,
         env: {
           ...env(...common, ...pgPassword, 'AUTH_MODE', 'AUTH_SECRET', 'DRAIN_TIMEOUT_S'),
-          COLOR: EnvValue.fromValue(color),
+          BROADCAST_COLOR: EnvValue.fromValue(color),
         },
         sizing: config.sizing.broadcast,
         autoscaling: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Topology } from './events.js';
 
 /**
  * Every service validates its environment once, at start, against a schema built from these
@@ -86,6 +87,8 @@ export const commonEnv = {
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
     .default('gavel'),
+  /** Replicas of the JetStream streams (3 on the in-cluster NATS of the eks profile). */
+  NATS_STREAM_REPLICAS: envInt(1, 1, 5),
   AUTH_MODE: z.enum(['jwt', 'open']).default('jwt'),
   AUTH_SECRET: z.string().optional(),
 } as const;
@@ -121,4 +124,17 @@ export function requireAuthSecret(config: { AUTH_MODE: 'jwt' | 'open'; AUTH_SECR
   if (config.AUTH_MODE === 'jwt' && (!config.AUTH_SECRET || config.AUTH_SECRET.length < 16)) {
     throw new ConfigError(['AUTH_SECRET: must be at least 16 characters when AUTH_MODE=jwt']);
   }
+}
+
+/** Where a service's events live, from its validated config. */
+export function topologyOf(config: {
+  NATS_STREAM: string;
+  EVENT_PREFIX: string;
+  NATS_STREAM_REPLICAS?: number;
+}): Topology {
+  return {
+    stream: config.NATS_STREAM,
+    prefix: config.EVENT_PREFIX,
+    replicas: config.NATS_STREAM_REPLICAS ?? 1,
+  };
 }

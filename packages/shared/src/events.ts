@@ -117,6 +117,8 @@ export interface Topology {
   readonly stream: string;
   /** First subject token. @default "gavel" */
   readonly prefix: string;
+  /** JetStream replicas of the streams: 3 on a 3-node cluster, so a node loss loses no event. @default 1 */
+  readonly replicas?: number;
 }
 
 export const DEFAULT_TOPOLOGY: Topology = { stream: 'GAVEL', prefix: 'gavel' };

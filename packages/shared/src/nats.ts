@@ -39,6 +39,7 @@ export async function ensureStreams(jsm: JetStreamManager, topology: Topology): 
       max_age: 7 * DAY_NS,
       // Publishes carry Nats-Msg-Id = event id; a retried publish inside this window is dropped.
       duplicate_window: 10 * 60 * 1e9,
+      num_replicas: topology.replicas ?? 1,
     },
     {
       name: s.deadLetterStream,
@@ -46,6 +47,7 @@ export async function ensureStreams(jsm: JetStreamManager, topology: Topology): 
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: 30 * DAY_NS,
+      num_replicas: topology.replicas ?? 1,
     },
   ];
   for (const config of wanted) {

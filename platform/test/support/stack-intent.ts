@@ -363,7 +363,7 @@ export function describeStack(stack: string, expected: StackExpectations) {
       expect(namespace.inputs.metadata).toMatchObject({
         name: 'gavel',
         labels: {
-          'pod-security.kubernetes.io/enforce': 'baseline',
+          'pod-security.kubernetes.io/enforce': 'restricted',
           'pod-security.kubernetes.io/warn': 'restricted',
         },
       });

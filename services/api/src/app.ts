@@ -7,7 +7,7 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { createLogger, createRegistry, registerOpsRoutes, type Logger } from '@gavel/shared';
+import { createLogger, createRegistry, registerOpsRoutes, topologyOf, type Logger } from '@gavel/shared';
 import type { ApiConfig } from './config.js';
 import { createApiMetrics } from './api-metrics.js';
 import { AuctionCloser } from './auction-closer.js';
@@ -48,7 +48,7 @@ const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<Api> {
   const logger = deps.logger ?? createLogger('api', config.LOG_LEVEL);
   const keys = redisKeys(config.REDIS_PREFIX);
-  const topology = { stream: config.NATS_STREAM, prefix: config.EVENT_PREFIX };
+  const topology = topologyOf(config);
   const redisUrl = config.REDIS_URL;
   const redis = createRedis(redisUrl, config.REDIS_COMMAND_TIMEOUT_MS);
   redis.on('error', (err) => logger.debug({ err }, 'redis error'));

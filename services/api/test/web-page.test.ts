@@ -49,9 +49,8 @@ describe('web page', () => {
     };
     const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
     broadcastPort = bPort;
-    // vitest exports COLOR=0 (terminal colours), which is not a deployment colour.
     // A short reconnect jitter keeps the drain step quick.
-    broadcastEnv = { ...shared, PORT: String(broadcastPort), COLOR: '', RECONNECT_JITTER_MS: '300' };
+    broadcastEnv = { ...shared, PORT: String(broadcastPort), RECONNECT_JITTER_MS: '300' };
     services.push(
       ...(await Promise.all([
         spawnService(

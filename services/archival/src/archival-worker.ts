@@ -15,13 +15,14 @@ import {
   decodeEvent,
   ensureStreams,
   subjects,
+  topologyOf,
   type GavelEvent,
   type Logger,
   type ReadinessCheck,
   type Topology,
 } from '@gavel/shared';
 import { migrate } from './migrate.js';
-import { topologyOf, type ArchivalConfig } from './config.js';
+import type { ArchivalConfig } from './config.js';
 import { writeEvents, type RowCounts } from './archive-repository.js';
 import { deleteExpiredMessages } from './retention.js';
 import { BatchReader, sleep } from './batch-reader.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, envInt, loadConfig, type Topology } from '@gavel/shared';
+import { commonEnv, envInt, loadConfig } from '@gavel/shared';
 
 /** The archival worker's environment, checked once at start. */
 export const archivalEnv = {
@@ -8,6 +8,7 @@ export const archivalEnv = {
   NATS_URL: commonEnv.NATS_URL,
   NATS_STREAM: commonEnv.NATS_STREAM,
   EVENT_PREFIX: commonEnv.EVENT_PREFIX,
+  NATS_STREAM_REPLICAS: commonEnv.NATS_STREAM_REPLICAS,
   /** Health and metrics only. */
   PORT: envInt(8082, 0, 65535),
   /** Most events written in one PostgreSQL transaction. */
@@ -33,8 +34,4 @@ export type ArchivalConfig = ReturnType<typeof loadArchivalConfig>;
 
 export function loadArchivalConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig(archivalEnv, env);
-}
-
-export function topologyOf(config: ArchivalConfig): Topology {
-  return { stream: config.NATS_STREAM, prefix: config.EVENT_PREFIX };
 }

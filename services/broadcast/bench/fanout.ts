@@ -134,7 +134,6 @@ const env = {
   NATS_STREAM: topology.stream,
   EVENT_PREFIX: topology.prefix,
   AUTH_MODE: 'open',
-  COLOR: '',
   LOG_LEVEL: 'warn',
   EVENT_RATE_PER_S: '1000',
 };

@@ -2,7 +2,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { connectNats, ensureStreams, registerOpsRoutes, type Logger, type Topology } from '@gavel/shared';
+import {
+  connectNats,
+  ensureStreams,
+  registerOpsRoutes,
+  topologyOf,
+  type Logger,
+  type Topology,
+} from '@gavel/shared';
 import { createAuthenticator, originAllowed } from './auth.js';
 import { ClientCommands } from './client-commands.js';
 import type { BroadcastConfig } from './config.js';
@@ -31,7 +38,7 @@ export interface BroadcastApp {
 
 /** Builds the gateway: connects Redis and NATS, wires Socket.IO and /ws onto Fastify's server. */
 export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger): Promise<BroadcastApp> {
-  const topology: Topology = { stream: config.NATS_STREAM, prefix: config.EVENT_PREFIX };
+  const topology: Topology = topologyOf(config);
   const keyPrefix = `${config.REDIS_PREFIX}broadcast:`;
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   const redisSub = redis.duplicate();
@@ -126,7 +133,7 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
     metrics,
     logger,
     replicaId: config.REPLICA_ID,
-    color: config.COLOR,
+    color: config.BROADCAST_COLOR,
   });
   const wss = attachWsGateway({
     server: app.server,

@@ -27,7 +27,7 @@ export const broadcastEnv = {
     .regex(/^[A-Za-z0-9_.-]{1,128}$/)
     .default(`${hostname()}-${process.pid}`),
   /** Deployment colour (blue/green), reported in logs and metrics. */
-  COLOR: z.enum(['blue', 'green']).optional(),
+  BROADCAST_COLOR: z.enum(['blue', 'green']).optional(),
   /** A replica that stops heartbeating is presumed dead after this long; its presence is swept. @default 15 */
   PRESENCE_TTL_S: envInt(15, 2, 3600),
   /** Accepted bids kept in memory per watched item, so re-watches replay without JetStream. @default 10000 */

@@ -5,7 +5,7 @@ import { loadBroadcastConfig } from './config.js';
 const config = loadBroadcastConfig();
 const logger = createLogger('broadcast', config.LOG_LEVEL).child({
   replica: config.REPLICA_ID,
-  color: config.COLOR,
+  color: config.BROADCAST_COLOR,
 });
 const broadcast = await buildBroadcastApp(config, logger);
 const port = await broadcast.listen();

@@ -241,13 +241,11 @@ describe('gavel chat against a real stack', () => {
     };
     const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
     broadcastPort = bPort;
-    // A small room cap makes "the server refused" easy to provoke. vitest exports COLOR=0
-    // (terminal colours), which is not a deployment colour.
+    // A small room cap makes "the server refused" easy to provoke.
     broadcastEnv = {
       ...shared,
       PORT: String(broadcastPort),
       MAX_ROOMS_PER_CONNECTION: '3',
-      COLOR: '',
       // A short reconnect jitter keeps the drain step quick.
       RECONNECT_JITTER_MS: '300',
     };

@@ -55,8 +55,6 @@ export class TestWorld {
       RECONNECT_JITTER_MS: '300',
       DRAIN_TIMEOUT_S: '10',
       LOG_LEVEL: 'warn',
-      // Unset whatever the outer shell has (a terminal may export COLOR).
-      COLOR: '',
       ...extra,
     };
   }

@@ -115,7 +115,7 @@ describe('blue/green drain', () => {
   });
 
   it('SIGTERM on blue moves every client to green with zero lost and zero duplicated bids', async () => {
-    const blue = await world.spawn({ REPLICA_ID: 'blue-0', COLOR: 'blue' });
+    const blue = await world.spawn({ REPLICA_ID: 'blue-0', BROADCAST_COLOR: 'blue' });
     const backends = [blue.url];
     const balancer = new TestBalancer(() => backends);
     await balancer.start();
@@ -140,7 +140,7 @@ describe('blue/green drain', () => {
         return { ...c, colors };
       }),
     );
-    const green = await world.spawn({ REPLICA_ID: 'green-0', COLOR: 'green' });
+    const green = await world.spawn({ REPLICA_ID: 'green-0', BROADCAST_COLOR: 'green' });
     backends.push(green.url);
     await waitFor(() => clients.every((c) => c.colors.length === 1 && c.watches() === 1));
     expect(clients.every((c) => c.colors[0] === 'blue')).toBe(true);
