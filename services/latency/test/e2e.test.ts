@@ -53,8 +53,7 @@ describe('gavel-latency e2e against the api and broadcast', () => {
     );
     broadcast = await spawnService(
       'services/broadcast/src/main.ts',
-      // vitest's own environment carries COLOR=0, which broadcast reads as its deployment colour.
-      { ...env, PORT: String(broadcastPort), COLOR: 'blue' },
+      { ...env, PORT: String(broadcastPort) },
       {
         port: broadcastPort,
         timeoutMs: 40_000,
