@@ -201,6 +201,24 @@ class CliProcess {
     });
   }
 
+  /** Waits for every line in `lines`, in any order (they race each other), after the previous match. */
+  async expectLinesInAnyOrder(lines: readonly string[], timeoutMs = 15_000): Promise<void> {
+    const end = await waitFor(
+      () => {
+        const rest = this.text.slice(this.cursor);
+        const ends = lines.map((line) => {
+          const at = `\n${rest}`.indexOf(`\n${line}\n`);
+          return at < 0 ? -1 : at + line.length + 1;
+        });
+        return ends.every((e) => e >= 0) ? Math.max(...ends) : undefined;
+      },
+      { timeoutMs, what: `lines ${JSON.stringify(lines)}` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; output so far:\n${this.text}`);
+    });
+    this.cursor += end;
+  }
+
   /** How many whole lines equal `line` (to prove something printed once). */
   count(line: string): number {
     return this.text.split('\n').filter((l) => l === line).length;
@@ -313,8 +331,11 @@ describe('gavel chat against a real stack', () => {
     await alice.expectLine('* bid accepted: gavel_item #1 at 12.50');
     await bob.expectLine('[bid gavel_item #1] alice 12.50');
     bob.send('/bid gavel_item 13');
-    await bob.expectLine('* bid accepted: gavel_item #2 at 13.00');
-    await bob.expectLine('[bid gavel_item #2] bob 13.00');
+    // Bob watches the item he bids on: the bid event and the api's answer race each other.
+    await bob.expectLinesInAnyOrder([
+      '* bid accepted: gavel_item #2 at 13.00',
+      '[bid gavel_item #2] bob 13.00',
+    ]);
     alice.send('/bid gavel_item 5');
     await alice.expectLine(/^error: bid too low: the highest bid is 13\.00, bid at least \d+\.\d\d$/);
 

@@ -58,6 +58,9 @@ describe('runLoad against the real echo server', () => {
   });
 });
 
+/** A 50 ms server delay as the client can observe it, less libuv's timer granularity. */
+const TIMER_FLOOR_US = 49_000;
+
 describe('coordinated omission', () => {
   it('records every 50 ms delay of every 10th message, so the delays fill the tail (p90+)', async () => {
     const server = await startDelayingServer(10, 50);
@@ -75,11 +78,13 @@ describe('coordinated omission', () => {
       expect(result.received).toBe(600);
       expect(delayed).toHaveLength(60);
       // Not one delayed message was lost or timed from a later point than its intended send.
-      for (const us of delayed) expect(us).toBeGreaterThanOrEqual(50_000);
+      // (The server's 50 ms setTimeout runs on libuv's cached loop clock, so by hrtime it may
+      // fire up to a millisecond early: 49 ms is the floor a correct client can show.)
+      for (const us of delayed) expect(us).toBeGreaterThanOrEqual(TIMER_FLOOR_US);
       const sortedOthers = [...others].sort((a, b) => a - b);
       expect(sortedOthers[Math.floor(sortedOthers.length / 2)]).toBeLessThan(50_000);
       // 10 % of the samples are ≥ 50 ms: the 99th percentile is one of them.
-      expect(result.histogram.getValueAtPercentile(99)).toBeGreaterThanOrEqual(50_000);
+      expect(result.histogram.getValueAtPercentile(99)).toBeGreaterThanOrEqual(TIMER_FLOOR_US);
       expect(result.histogram.getValueAtPercentile(50)).toBeLessThan(50_000);
     } finally {
       await server.close();
@@ -99,7 +104,7 @@ describe('coordinated omission', () => {
       expect(result.sent).toBe(625);
       expect(result.received).toBe(625);
       expect(result.lost).toBe(0);
-      expect(result.histogram.maxValue).toBeGreaterThanOrEqual(200_000);
+      expect(result.histogram.maxValue).toBeGreaterThanOrEqual(200_000 - (50_000 - TIMER_FLOOR_US));
       // The messages due during the first half of the stall (250/s × 0.1 s) waited ≥ 100 ms.
       expect(stalled).toBeGreaterThanOrEqual(20);
       expect(result.histogram.getValueAtPercentile(50)).toBeLessThan(100_000);
