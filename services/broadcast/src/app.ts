@@ -43,6 +43,14 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   const redisSub = redis.duplicate();
   const adapterRedis = redis.duplicate();
+  // ioredis reconnects by itself; without a listener every blip would be an "unhandled error".
+  for (const [role, client] of [
+    ['commands', redis],
+    ['subscriber', redisSub],
+    ['adapter', adapterRedis],
+  ] as const) {
+    client.on('error', (err: Error) => logger.warn({ role, err: err.message }, 'redis error'));
+  }
   const nc = await connectNats(config.NATS_URL, `broadcast-${config.REPLICA_ID}`);
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm, topology);
