@@ -52,14 +52,20 @@ const dependencies = [
     url: env.DATABASE_URL,
     defaultPort: 5432,
     binary: 'pg_ctlcluster',
-    start: ['sh', ['-c', 'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start']],
+    start: [
+      'sh',
+      ['-c', 'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start'],
+    ],
   },
   {
     name: 'NATS',
     url: env.NATS_URL,
     defaultPort: 4222,
     binary: 'nats-server',
-    start: ['sh', ['-c', 'nats-server -a 127.0.0.1 -p 4222 -js -sd "${TMPDIR:-/tmp}/gavel-nats" >/dev/null 2>&1 &']],
+    start: [
+      'sh',
+      ['-c', 'nats-server -a 127.0.0.1 -p 4222 -js -sd "${TMPDIR:-/tmp}/gavel-nats" >/dev/null 2>&1 &'],
+    ],
   },
 ];
 
@@ -142,7 +148,8 @@ async function main() {
   if (toBuild.length > 0) {
     console.log(`[start] building ${toBuild.join(', ')}`);
     // Shared first: the services compile against its declarations.
-    for (const dir of toBuild) execFileSync('npm', ['run', 'build', '-w', dir], { cwd: root, stdio: 'inherit' });
+    for (const dir of toBuild)
+      execFileSync('npm', ['run', 'build', '-w', dir], { cwd: root, stdio: 'inherit' });
   }
 
   const { result } = concurrently(
