@@ -287,7 +287,8 @@ async function main() {
       cpuModel: sh("lscpu | grep 'Model name' | sed 's/Model name: *//'"),
       node: process.version,
       loadAverageAtEnd: sh('cat /proc/loadavg'),
-      shared: 'yes: the 2 cores were shared with ~7 other engineers building and testing at the same time',
+      // Whoever runs it says what else the machine was doing (the load average alone cannot tell).
+      shared: process.env.BENCH_MACHINE_NOTE ?? 'not stated (set BENCH_MACHINE_NOTE)',
     };
     const raw = {
       createdAt: new Date().toISOString(),
@@ -417,7 +418,7 @@ the actual send. Ratios are ws ÷ tcp.
 
 - nproc: ${raw.machine.nproc}; CPU: ${raw.machine.cpuModel}; Node ${raw.machine.node}
 - load average at the end: ${raw.machine.loadAverageAtEnd}
-- shared: ${raw.machine.shared}. Absolute numbers here are noisy and pessimistic; the side-by-side ratio is the figure to read.
+- other work on the machine: ${raw.machine.shared}. On a 2-core VM, absolute tails are noisy; the side-by-side ratio is the figure to read.
 
 ## Fixed load: ${raw.fixed.spec.connections} connections × ${raw.fixed.spec.rate / raw.fixed.spec.connections} msg/s (${raw.fixed.spec.rate} msg/s)
 
