@@ -195,7 +195,7 @@ function machine() {
     cpu: model,
     node: process.version,
     redis: execSync('redis-cli INFO server', { encoding: 'utf8' }).match(/redis_version:(\S+)/)?.[1] ?? '?',
-    note: 'shared 2-core VM: other engineers ran builds and tests at the same time; load generator, api, Redis and NATS on the same machine',
+    note: `load generator, api, Redis and NATS on the same machine; ${process.env.BENCH_MACHINE_NOTE ?? 'other work on the machine not stated (set BENCH_MACHINE_NOTE)'}`,
   };
 }
 

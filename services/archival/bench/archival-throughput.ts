@@ -119,7 +119,7 @@ try {
       cpus()[0]?.model,
     node: process.version,
     postgres: await serverVersion(),
-    note: 'shared with other engineers running builds and tests at the same time',
+    note: process.env.BENCH_MACHINE_NOTE ?? 'other work on the machine not stated (set BENCH_MACHINE_NOTE)',
   };
   const results = {
     date: new Date().toISOString(),

@@ -207,7 +207,7 @@ const machine = {
   nproc: cpus().length,
   cpu: execSync("lscpu | grep 'Model name' | sed 's/.*: *//'").toString().trim(),
   node: process.version,
-  note: 'shared with other engineers’ builds and tests; the load generator ran on the same 2 cores as the server',
+  note: `the load generator ran on the same 2 cores as the server; ${process.env.BENCH_MACHINE_NOTE ?? 'other work on the machine not stated (set BENCH_MACHINE_NOTE)'}`,
 };
 const ratios = {
   p50: +(sio.latencyMs.p50 / raw.latencyMs.p50).toFixed(2),
