@@ -75,7 +75,7 @@ describe('container images', () => {
   for (const service of ['api', 'broadcast', 'archival', 'latency']) {
     it(`${service}: pinned base, production deps, non-root, node as PID 1`, () => {
       const dockerfile = readFileSync(join(ROOT, 'services', service, 'Dockerfile'), 'utf8');
-      expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-bookworm-slim$/m);
+      expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-(bookworm|trixie)-slim$/m);
       expect(dockerfile).toMatch(/npm ci --omit=dev/);
       expect(dockerfile).toMatch(/^USER 10001:10001$/m);
       expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
