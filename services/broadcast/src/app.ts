@@ -129,7 +129,9 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
     maxRoomsPerConnection: config.MAX_ROOMS_PER_CONNECTION,
     chatRatePerS: config.CHAT_RATE_PER_S,
     eventRatePerS: config.EVENT_RATE_PER_S,
-    onRoomChange: (conn, roomId, joined) => syncSocketRoom(io, conn, roomId, joined),
+    // A room joined with a cursor is served by the bus, not the adapter (see RoomBus).
+    onRoomChange: (conn, roomId, joined) =>
+      syncSocketRoom(io, conn, roomId, joined && !bus.serves(conn, roomId)),
   });
 
   const authenticate = createAuthenticator(config);

@@ -8,6 +8,7 @@ import {
   idSchema,
   makeEvent,
   subjectOf,
+  subjects,
   type ChatMessage,
   type DirectMessage,
   type Topology,
@@ -32,6 +33,17 @@ const clientMsgId = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ . : -');
 
+const CURSOR_RULE = 'a chat cursor is a non-negative safe integer (the `cursor` of a chat message)';
+/** A chat cursor: the stream sequence of a chat event. */
+const chatCursor = z
+  .number({ error: CURSOR_RULE })
+  .int({ error: CURSOR_RULE })
+  .min(0, { error: CURSOR_RULE })
+  .max(Number.MAX_SAFE_INTEGER, { error: CURSOR_RULE });
+
+/** Most chat messages replayed by one room:join afterCursor (the newest ones; the ack says so). */
+export const MAX_CHAT_REPLAY = 500;
+
 /** Client event payloads; unknown fields are ignored, missing or mistyped ones refused. */
 export const commandSchemas = {
   'item:watch': z.object({
@@ -39,7 +51,7 @@ export const commandSchemas = {
     afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
   'item:unwatch': z.object({ itemId: idSchema }),
-  'room:join': z.object({ roomId: idSchema }),
+  'room:join': z.object({ roomId: idSchema, afterCursor: chatCursor.optional() }),
   'room:leave': z.object({ roomId: idSchema }),
   'chat:send': z.object({ roomId: idSchema, text, clientMsgId }),
   'dm:send': z.object({ to: idSchema, text, clientMsgId }),
@@ -53,8 +65,17 @@ export function isCommand(name: string): name is CommandName {
   return Object.hasOwn(commandSchemas, name);
 }
 
-export function chatView(e: ChatMessage) {
-  return { id: e.id, roomId: e.roomId, userId: e.userId, text: e.text, clientMsgId: e.clientMsgId, at: e.at };
+/** What a client receives as `chat`; `cursor` is the event's stream sequence (see room:join). */
+export function chatView(e: ChatMessage, cursor: number) {
+  return {
+    id: e.id,
+    roomId: e.roomId,
+    userId: e.userId,
+    text: e.text,
+    clientMsgId: e.clientMsgId,
+    at: e.at,
+    cursor,
+  };
 }
 
 export function dmView(e: DirectMessage) {
@@ -139,11 +160,17 @@ export class ClientCommands {
         return { ok: true, itemId };
       }
       case 'room:join': {
-        const { roomId } = commandSchemas[name].parse(payload);
+        const { roomId, afterCursor } = commandSchemas[name].parse(payload);
+        if (afterCursor !== undefined) return this.joinAfter(conn, roomId, afterCursor);
+        if (conn.rooms.has(roomId)) return { ok: true, roomId };
+        if (this.full(conn)) return this.tooMany();
+        // Read before joining: every message after it reaches this connection live, so it is a
+        // safe afterCursor for a later re-join even if the client never sees a message here.
+        const cursor = await this.roomCursor(roomId);
         if (conn.rooms.has(roomId)) return { ok: true, roomId };
         if (this.full(conn)) return this.tooMany();
         await this.joinRoom(conn, roomId);
-        return { ok: true, roomId };
+        return { ok: true, roomId, ...(cursor === undefined ? {} : { cursor }) };
       }
       case 'room:leave': {
         const { roomId } = commandSchemas[name].parse(payload);
@@ -159,9 +186,10 @@ export class ClientCommands {
         const event = makeEvent('chat.message', { ...msg, userId: conn.userId }, { id });
         const stored = await this.publish(event);
         if (stored.type !== 'chat.message') return fail('conflict', 'clientMsgId already used');
-        const view = chatView(stored);
+        // A duplicate's ack carries the first copy's stream sequence, so a retry gets its cursor.
+        const view = chatView(stored, stored.seq);
         if (!stored.duplicate) await d.bus.emit({ room: msg.roomId }, 'chat', view);
-        return { ok: true, id: view.id, at: view.at };
+        return { ok: true, id: view.id, at: view.at, cursor: view.cursor };
       }
       case 'dm:send': {
         const msg = commandSchemas[name].parse(payload);
@@ -190,14 +218,70 @@ export class ClientCommands {
    */
   private async publish<E extends ChatMessage | DirectMessage>(
     event: E,
-  ): Promise<(ChatMessage | DirectMessage) & { duplicate: boolean }> {
+  ): Promise<(ChatMessage | DirectMessage) & { duplicate: boolean; seq: number }> {
     const ack = await this.deps.js.publish(subjectOf(event, this.deps.topology), encodeEvent(event), {
       msgID: event.id,
     });
-    if (!ack.duplicate) return { ...event, duplicate: false };
-    const first = await this.deps.reader.at(ack.seq);
-    if (first?.type === 'chat.message' || first?.type === 'dm.message') return { ...first, duplicate: true };
-    return { ...event, duplicate: true };
+    const { seq } = ack;
+    if (!ack.duplicate) return { ...event, duplicate: false, seq };
+    const first = await this.deps.reader.at(seq);
+    if (first?.type === 'chat.message' || first?.type === 'dm.message')
+      return { ...first, duplicate: true, seq };
+    return { ...event, duplicate: true, seq };
+  }
+
+  /** The cursor of the room's newest stored chat message (0: none); undefined if NATS is down. */
+  private async roomCursor(roomId: string): Promise<number | undefined> {
+    const subject = subjects(this.deps.topology).chat(roomId);
+    return this.deps.reader.last(subject).then(
+      (last) => last?.seq ?? 0,
+      (err: unknown) => {
+        this.deps.logger.warn({ err, roomId }, 'room cursor unavailable');
+        return undefined;
+      },
+    );
+  }
+
+  /**
+   * room:join afterCursor: joins, then sends the room's stored chat after the cursor as ordinary
+   * `chat` events, then goes live, all before the ack. The seam holds no gap and no duplicate:
+   * the connection is registered (its live events held back by the bus) before the stream is
+   * read, so a message is either stored by then (its cursor is at most the read's `last`, so it
+   * is replayed) or published to the bus after the registration (so it arrives live, held until
+   * the replay is out); live copies with a cursor up to `last` are dropped. The ack's `cursor` is
+   * `last`: a safe afterCursor for the next re-join.
+   */
+  private async joinAfter(conn: Connection, roomId: string, afterCursor: number): Promise<Ack> {
+    const d = this.deps;
+    if (conn.rooms.has(roomId)) return { ok: true, roomId, replayed: 0, truncated: false };
+    if (this.full(conn)) return this.tooMany();
+    d.bus.hold(conn, roomId);
+    try {
+      await this.joinRoom(conn, roomId);
+    } catch (err) {
+      d.bus.forget(conn, roomId);
+      throw err;
+    }
+    let replay: Awaited<ReturnType<StreamReader['readAfter']>>;
+    try {
+      replay = await d.reader.readAfter(subjects(d.topology).chat(roomId), afterCursor, MAX_CHAT_REPLAY);
+    } catch (err) {
+      // Nothing half-applied: the join is undone.
+      await this.leaveRoom(conn, roomId).catch(() => undefined);
+      d.bus.forget(conn, roomId);
+      throw err;
+    }
+    let replayed = 0;
+    for (const { event, seq } of replay.events) {
+      if (event.type !== 'chat.message') continue;
+      conn.send('chat', chatView(event, seq));
+      replayed++;
+    }
+    if (replayed > 0) d.metrics.eventsOut.inc({ event: 'chat' }, replayed);
+    // Everything up to `last` was stored before the read: replayed, or held by the client already
+    // (a cursor beyond it is not trusted to hide later messages). After it, all arrives live.
+    d.bus.release(conn, roomId, replay.last);
+    return { ok: true, roomId, replayed, truncated: replay.truncated, cursor: replay.last };
   }
 
   async joinRoom(conn: Connection, roomId: string): Promise<void> {
@@ -220,6 +304,7 @@ export class ClientCommands {
   async leaveRoom(conn: Connection, roomId: string): Promise<void> {
     const d = this.deps;
     if (!d.local.leave(conn, roomId)) return;
+    d.bus.forget(conn, roomId);
     d.onRoomChange?.(conn, roomId, false);
     if (d.local.userStillInRoom(conn.userId, roomId)) return;
     if (await d.presence.leave(roomId, conn.userId)) {

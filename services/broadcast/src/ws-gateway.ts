@@ -33,7 +33,7 @@ const frameToCommand: Record<
 > = {
   watch: { command: 'item:watch', payload: (f) => ({ itemId: f.itemId, afterSeq: f.afterSeq }) },
   unwatch: { command: 'item:unwatch', payload: (f) => ({ itemId: f.itemId }) },
-  join: { command: 'room:join', payload: (f) => ({ roomId: f.room }) },
+  join: { command: 'room:join', payload: (f) => ({ roomId: f.room, afterCursor: f.after }) },
   leave: { command: 'room:leave', payload: (f) => ({ roomId: f.room }) },
   chat: {
     command: 'chat:send',

@@ -72,17 +72,18 @@ describe('chat, DMs, presence and rooms across replicas', () => {
   it('stores each chat message once in JetStream, however often the client retries', async () => {
     const dana = await open(a, 'dana');
     await call(dana, 'room:join', { roomId: 'dedup' });
-    const first = await call<{ id: string; at: string }>(dana, 'chat:send', {
+    const first = await call<{ id: string; at: string; cursor: number }>(dana, 'chat:send', {
       roomId: 'dedup',
       text: 'once',
       clientMsgId: 'same',
     });
-    const retry = await call<{ id: string; at: string }>(dana, 'chat:send', {
+    const retry = await call<{ id: string; at: string; cursor: number }>(dana, 'chat:send', {
       roomId: 'dedup',
       text: 'once',
       clientMsgId: 'same',
     });
-    expect(retry).toEqual({ ok: true, id: first.id, at: first.at });
+    // The retry is answered with the first copy, its stream cursor included.
+    expect(retry).toEqual({ ok: true, id: first.id, at: first.at, cursor: first.cursor });
     await call(dana, 'chat:send', { roomId: 'dedup', text: 'twice', clientMsgId: 'other' });
     const nc = await connect({ servers: TEST_NATS_URL });
     try {
