@@ -65,6 +65,10 @@ export class ChatSession {
   private readonly socket: Socket;
   private readonly rooms = new Set<string>();
   private currentRoom: string | undefined;
+  /** Room → highest chat cursor seen (events and acks): where a re-join resumes. */
+  private readonly chatCursors = new Map<string, number>();
+  /** Rooms being re-joined with a cursor: their chat until the ack is what we missed. */
+  private readonly catchingUp = new Set<string>();
   /** Watched item → last bid seq printed. */
   private readonly watched = new Map<string, number>();
   /** Ids of chat messages and DMs already printed (an ack and its echo must print once). */
@@ -126,8 +130,9 @@ export class ChatSession {
       case 'quit':
         return false;
       case 'join': {
-        await this.request('room:join', { roomId: command.roomId });
+        const ack = await this.request('room:join', { roomId: command.roomId });
         this.rooms.add(command.roomId);
+        this.noteCursor(command.roomId, ack.cursor);
         this.currentRoom = command.roomId;
         print(`* joined ${command.roomId} (now the current room)`);
         await this.showHistory(command.roomId);
@@ -138,6 +143,7 @@ export class ChatSession {
         if (!roomId) throw new CommandError('no current room: /leave ROOM');
         await this.request('room:leave', { roomId });
         this.rooms.delete(roomId);
+        this.chatCursors.delete(roomId);
         if (this.currentRoom === roomId) this.currentRoom = [...this.rooms].at(-1);
         print(`* left ${roomId}${this.currentRoom ? ` (current room: ${this.currentRoom})` : ''}`);
         return true;
@@ -147,6 +153,7 @@ export class ChatSession {
         if (!roomId) throw new CommandError('join a room first: /join ROOM');
         const clientMsgId = randomUUID();
         const ack = await this.request('chat:send', { roomId, text: command.text, clientMsgId });
+        this.noteCursor(roomId, ack.cursor);
         this.printOnce(ack.id, () =>
           chatLine({ roomId, userId: this.options.userId, text: command.text }, this.options.userId),
         );
@@ -193,6 +200,11 @@ export class ChatSession {
         return true;
       }
     }
+  }
+
+  private noteCursor(roomId: string, cursor: unknown): void {
+    if (typeof cursor !== 'number' || !this.rooms.has(roomId)) return;
+    if (cursor > (this.chatCursors.get(roomId) ?? -1)) this.chatCursors.set(roomId, cursor);
   }
 
   private printOnce(id: unknown, line: () => string): void {
@@ -284,7 +296,12 @@ export class ChatSession {
       // Closing the transport (not the socket) keeps the session recoverable on the next server.
       setTimeout(() => s.io.engine?.close(), wait).unref();
     });
-    s.on('chat', (m: Loose) => this.printOnce(m.id, () => chatLine(m, userId)));
+    s.on('chat', (m: Loose) => {
+      const roomId = String(m.roomId);
+      this.noteCursor(roomId, m.cursor);
+      const earlier = this.catchingUp.has(roomId);
+      this.printOnce(m.id, () => chatLine(m, userId, { earlier }));
+    });
     s.on('dm', (m: Loose) => this.printOnce(m.id, () => dmLine(m, userId)));
     s.on('presence', (p: Loose) => {
       // Our own joins and leaves are already confirmed by "* joined" and "* left".
@@ -303,15 +320,27 @@ export class ChatSession {
   }
 
   /**
-   * After a reconnect: join the rooms again and replay the bids missed meanwhile. Without recovery,
-   * chat sent while we were away is only in the history (printed once: lines are keyed by id).
+   * After a reconnect: join the rooms again from the last chat cursor seen, so the server sends
+   * the messages missed meanwhile (printed as earlier ones) before the ack, and replay the bids
+   * missed meanwhile. A room without a cursor (or a replay cut short) falls back to the history;
+   * lines are keyed by id, so nothing prints twice.
    */
   private async resume(recovered: boolean): Promise<void> {
     for (const roomId of this.rooms) {
-      await this.request('room:join', { roomId }, { resuming: true }).catch((err: Error) =>
-        this.options.printError(`error: rejoining ${roomId}: ${err.message}`),
-      );
-      if (!recovered) await this.showHistory(roomId);
+      const afterCursor = this.chatCursors.get(roomId);
+      this.catchingUp.add(roomId);
+      const ack = await this.request(
+        'room:join',
+        afterCursor === undefined ? { roomId } : { roomId, afterCursor },
+        { resuming: true },
+      )
+        .catch((err: Error) => {
+          this.options.printError(`error: rejoining ${roomId}: ${err.message}`);
+          return undefined;
+        })
+        .finally(() => this.catchingUp.delete(roomId));
+      this.noteCursor(roomId, ack?.cursor);
+      if (afterCursor === undefined ? !recovered : ack?.truncated === true) await this.showHistory(roomId);
     }
     for (const [itemId, afterSeq] of this.watched) {
       await this.request('item:watch', { itemId, afterSeq }, { resuming: true }).catch((err: Error) =>
