@@ -34,6 +34,8 @@ const view = {
   /** The next-bid amount last put into the bid input. */
   suggested: undefined,
   messages: new Map(),
+  /** Highest chat cursor seen in the item's room: a re-join resumes after it. */
+  chatCursor: undefined,
   members: new Set(),
 };
 
@@ -88,10 +90,9 @@ async function connect() {
     onConnect: (recovered, reconnected) => {
       showError('page-error', '');
       // Even a recovered session asks again: bids come from each replica's own feed, not from the
-      // recovered packet buffer, and watching from the last seq seen is idempotent.
-      void subscribe();
-      // Without recovery, chat sent while we were away is only in the history.
-      if (reconnected && !recovered && view.itemId) void loadHistory(view.itemId);
+      // recovered packet buffer, and watching from the last seq seen is idempotent; the room is
+      // joined again from the last chat cursor seen, so the server sends what we missed.
+      void subscribe({ recovered, reconnected });
     },
     onUnauthorized: () => {
       signOut();
@@ -112,7 +113,9 @@ async function connect() {
     void loadItems();
   });
   live.on('chat', (m) => {
-    if (m?.roomId === view.itemId) addMessages([m]);
+    if (m?.roomId !== view.itemId) return;
+    noteChatCursor(m.cursor);
+    addMessages([m]);
   });
   live.on('presence', (p) => {
     if (p?.roomId !== view.itemId) return;
@@ -122,14 +125,32 @@ async function connect() {
   });
 }
 
-/** Watches the current item from the last bid seen and joins its room. */
-async function subscribe() {
+function noteChatCursor(cursor) {
+  if (Number.isSafeInteger(cursor) && !(cursor <= view.chatCursor)) view.chatCursor = cursor;
+}
+
+/**
+ * Watches the current item from the last bid seen and joins its room, from the last chat cursor
+ * seen when there is one (the server replays the messages after it before answering).
+ */
+async function subscribe({ recovered = false, reconnected = false } = {}) {
   const itemId = view.itemId;
   // Not connected yet: onConnect subscribes.
   if (!live?.socket.connected || !itemId) return;
   try {
     await live.request('item:watch', { itemId, afterSeq: view.lastSeq });
-    await live.request('room:join', { roomId: itemId });
+    const afterCursor = view.chatCursor;
+    const joined = await live.request(
+      'room:join',
+      afterCursor === undefined ? { roomId: itemId } : { roomId: itemId, afterCursor },
+    );
+    if (itemId !== view.itemId) return;
+    noteChatCursor(joined.cursor);
+    // No cursor to resume from (and no recovered session), or a replay cut short: the history
+    // fills in. The first join's history is loaded by openItem.
+    if (reconnected && (afterCursor === undefined ? !recovered : joined.truncated)) {
+      void loadHistory(itemId);
+    }
     const ack = await live.request('presence:get', { roomId: itemId });
     if (itemId !== view.itemId) return;
     view.members = new Set(ackList(ack));
@@ -464,6 +485,7 @@ async function sendChat(event) {
       clientMsgId: crypto.randomUUID(),
     });
     input.value = '';
+    noteChatCursor(ack.cursor);
     addMessages([{ id: ack.id, at: ack.at, roomId: view.itemId, userId: session.userId, text }]);
   } catch (err) {
     showError('chat-error', `Not sent: ${messageOf(err)}`);
@@ -487,6 +509,7 @@ async function openItem(itemId) {
     lastSeq: 0,
     suggested: undefined,
     messages: new Map(),
+    chatCursor: undefined,
     members: new Set(),
   });
   for (const id of ['bid-error', 'chat-error']) showError(id, '');

@@ -3,8 +3,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'nats';
 import { migrate } from '@gavel/archival/migrate';
+import { encodeEvent, makeEvent, subjects } from '@gavel/shared';
 import {
+  TEST_NATS_URL,
   createTestDatabase,
   dropTopology,
   freePort,
@@ -276,7 +279,7 @@ describe('web page', () => {
     await ivy.context().close();
   }, 120_000);
 
-  it('shows the connection state and misses no bid across a broadcast crash and a drain', async () => {
+  it('shows the connection state and misses no bid or message across a broadcast crash and a drain', async () => {
     const erin = await token('erin');
     const bid = async (amount: string) => {
       const res = await fetch(`${apiUrl}/api/v1/items/restart_item/bid`, {
@@ -300,6 +303,23 @@ describe('web page', () => {
     // Accepted while the page had no live connection: it must get them on reconnecting.
     await bid('21.00');
     await bid('22.50');
+    // A message stored meanwhile (as if sent through another broadcast replica). With the history
+    // out of reach from now on, it can only come from the re-join's replay after the chat cursor.
+    await dave.route('**/api/v1/rooms/**', (route) => route.abort());
+    const nc = await connect({ servers: TEST_NATS_URL });
+    try {
+      const missed = makeEvent('chat.message', {
+        roomId: 'restart_item',
+        userId: 'erin',
+        text: 'sent while you were away',
+        clientMsgId: uniqueId('away'),
+      });
+      await nc
+        .jetstream()
+        .publish(subjects(topology).chat('restart_item'), encodeEvent(missed), { msgID: missed.id });
+    } finally {
+      await nc.close();
+    }
     const restarted = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
       port: broadcastPort,
       timeoutMs: STARTUP_MS,
@@ -313,6 +333,7 @@ describe('web page', () => {
       expect.stringMatching(/^#1erin20\.00/),
     ]);
     await dave.getByLabel('Highest bid').filter({ hasText: '22.50 by erin' }).waitFor();
+    await dave.getByRole('log', { name: 'Messages' }).getByText('sent while you were away').waitFor();
 
     // A drain (SIGTERM, as in a rolling or blue/green deploy) shows, and the page moves on.
     const drained = restarted.kill('SIGTERM');
