@@ -114,7 +114,9 @@ class ItemFeed {
       this.lastSeq = next.seq;
       const view = bidView(next);
       this.history.push(view);
-      if (this.history.length > this.options.historySize) {
+      // Trim in halves, not per bid: a per-bid slice would copy the whole history on every bid.
+      // The feed keeps between historySize and twice that.
+      if (this.history.length >= 2 * this.options.historySize) {
         this.history = this.history.slice(-this.options.historySize);
       }
       // Grouped watchers are exactly those one step behind; they get one shared packet.

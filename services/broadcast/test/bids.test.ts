@@ -118,3 +118,37 @@ describe('item feeds on one replica', () => {
     other.close();
   });
 });
+
+describe('item feeds with a short in-memory history', () => {
+  const world = new TestWorld();
+  let url = '';
+
+  // FEED_HISTORY=10 keeps 10 to 20 bids in memory, so older replays must come from JetStream.
+  beforeAll(async () => {
+    ({ url } = await world.startInProcess({ FEED_HISTORY: '10' }));
+  });
+  afterAll(() => world.close());
+
+  it('replays bids older than the in-memory history from the stream, in order, then goes live', async () => {
+    const itemId = 'long_auction';
+    const early = sio(url, { auth: { token: await world.token('ivan') } });
+    await connected(early);
+    const earlySeqs = recordBids(early);
+    // A live watcher makes the feed keep advancing (and trimming) as the bids arrive.
+    await call(early, 'item:watch', { itemId });
+    for (const seq of range(1, 45)) await world.publishBid(itemId, seq);
+    await waitFor(() => earlySeqs.length === 45, { what: 'bids 1..45 at the early watcher' });
+
+    const late = sio(url, { auth: { token: await world.token('judy') } });
+    await connected(late);
+    const lateSeqs = recordBids(late);
+    const ack = await call<{ ok: boolean; lastSeq: number }>(late, 'item:watch', { itemId, afterSeq: 2 });
+    expect(ack).toMatchObject({ ok: true, lastSeq: 45 });
+    for (const seq of range(46, 50)) await world.publishBid(itemId, seq);
+    await waitFor(() => lateSeqs.length >= 48, { what: 'bids 3..50 at the late watcher' });
+    expect(lateSeqs).toEqual(range(3, 50));
+    expect(earlySeqs).toEqual(range(1, 50));
+    early.close();
+    late.close();
+  });
+});
