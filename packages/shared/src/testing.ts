@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -162,4 +163,131 @@ export async function spawnService(
       return exited;
     },
   };
+}
+
+/** Deletes every Redis key under `prefix` (a test's own prefix). */
+export async function deleteRedisKeys(prefix: string, redisUrl = TEST_REDIS_URL): Promise<void> {
+  if (prefix.length < 3)
+    throw new Error(`refusing to delete keys under the short prefix ${JSON.stringify(prefix)}`);
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
+export type StackService = 'api' | 'broadcast' | 'archival';
+
+const STACK_ENTRIES: Readonly<Record<StackService, string>> = {
+  api: 'services/api/src/main.ts',
+  broadcast: 'services/broadcast/src/main.ts',
+  archival: 'services/archival/src/main.ts',
+};
+
+export interface TestStackOptions {
+  /** Environment per service, over the stack's own (which names its database, stream and prefix). */
+  readonly env?: Partial<Record<StackService, Record<string, string>>>;
+  /** Bounds a hang while a service starts; a loaded CI machine starts them slowly. @default 120_000 */
+  readonly startupMs?: number;
+}
+
+/**
+ * The whole stack for an end-to-end test: archival, api and broadcast as child processes on
+ * free ports, with a database, a JetStream stream and a Redis key prefix of their own, in jwt
+ * mode with dev tokens and auto-opened items. `stop()` ends the processes and removes all of it.
+ */
+export class TestStack {
+  readonly topology = testTopology();
+  readonly secret = randomBytes(24).toString('base64url');
+  readonly redisPrefix = `${uniqueId('stack')}:`;
+  private readonly processes = new Set<ServiceProcess>();
+
+  private constructor(
+    readonly database: TestDatabase,
+    readonly ports: Readonly<Record<StackService, number>>,
+    private readonly options: TestStackOptions,
+  ) {}
+
+  static async start(options: TestStackOptions = {}): Promise<TestStack> {
+    const database = await createTestDatabase();
+    const [api, broadcast, archival] = await Promise.all([freePort(), freePort(), freePort()]);
+    const stack = new TestStack(database, { api, broadcast, archival }, options);
+    try {
+      // Archival applies the migrations before its /readyz answers; the api's history routes need them.
+      await stack.spawn('archival', { readyPath: '/readyz' });
+      await Promise.all([stack.spawn('api'), stack.spawn('broadcast')]);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  url(service: StackService): string {
+    return `http://127.0.0.1:${this.ports[service]}`;
+  }
+
+  /** The environment a process of `service` runs with. */
+  env(service: StackService, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      REDIS_URL: TEST_REDIS_URL,
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: this.database.url,
+      REDIS_PREFIX: this.redisPrefix,
+      NATS_STREAM: this.topology.stream,
+      EVENT_PREFIX: this.topology.prefix,
+      AUTH_MODE: 'jwt',
+      AUTH_SECRET: this.secret,
+      DEV_TOKENS: 'true',
+      AUTO_OPEN_ITEMS: 'true',
+      HOST: '127.0.0.1',
+      PORT: String(this.ports[service]),
+      ...this.options.env?.[service],
+      ...extra,
+    };
+  }
+
+  /**
+   * Starts a process of `service`: a restart on its own port, or another replica on `port`.
+   * Every process started here is ended by stop().
+   */
+  async spawn(
+    service: StackService,
+    options: { port?: number; env?: Record<string, string>; readyPath?: string } = {},
+  ): Promise<ServiceProcess> {
+    const port = options.port ?? this.ports[service];
+    const proc = await spawnService(
+      STACK_ENTRIES[service],
+      this.env(service, { ...options.env, PORT: String(port) }),
+      {
+        port,
+        timeoutMs: this.options.startupMs ?? 120_000,
+        ...(options.readyPath ? { readyPath: options.readyPath } : {}),
+      },
+    );
+    this.processes.add(proc);
+    return proc;
+  }
+
+  /** The running process of `service` on its own port. */
+  process(service: StackService): ServiceProcess {
+    const found = [...this.processes].find(
+      (p) => p.url === this.url(service) && p.child.exitCode === null && p.child.signalCode === null,
+    );
+    if (!found) throw new Error(`no running ${service} process`);
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.processes].map((p) => p.kill('SIGTERM')));
+    await dropTopology(this.topology).catch(() => undefined);
+    await this.database.drop().catch(() => undefined);
+    await deleteRedisKeys(this.redisPrefix);
+  }
 }

@@ -1,22 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
-import { migrate } from '@gavel/archival/migrate';
 import { encodeEvent, makeEvent, subjects } from '@gavel/shared';
-import {
-  TEST_NATS_URL,
-  createTestDatabase,
-  dropTopology,
-  freePort,
-  spawnService,
-  testTopology,
-  uniqueId,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@gavel/shared/testing';
+import { TEST_NATS_URL, TestStack, uniqueId } from '@gavel/shared/testing';
 
 /**
  * The web page in a real headless Chromium (Debian's `chromium` package, driven by playwright-core)
@@ -25,57 +13,27 @@ import {
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-results/', import.meta.url));
-/** Services start slowly on a loaded 2-core CI machine; this only bounds a hang. */
-const STARTUP_MS = 120_000;
 /** Generous: this bounds a hang, it does not measure speed. */
 const UI_TIMEOUT_MS = 20_000;
 
 describe('web page', () => {
-  const topology = testTopology();
-  let db: TestDatabase;
-  const services: ServiceProcess[] = [];
+  let stack: TestStack;
   let browser: Browser;
   let pageUrl = '';
   let apiUrl = '';
-  let broadcastEnv: Record<string, string> = {};
-  let broadcastPort = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    await migrate(db.url);
-    const shared = {
-      NATS_STREAM: topology.stream,
-      EVENT_PREFIX: topology.prefix,
-      REDIS_PREFIX: `${uniqueId('web')}:`,
-      DATABASE_URL: db.url,
-      AUTH_SECRET: randomBytes(24).toString('base64url'),
-    };
-    const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    broadcastPort = bPort;
-    // A short reconnect jitter keeps the drain step quick.
-    broadcastEnv = { ...shared, PORT: String(broadcastPort), RECONNECT_JITTER_MS: '300' };
-    services.push(
-      ...(await Promise.all([
-        spawnService(
-          'services/api/src/main.ts',
-          // A bid in the last 30 s (the default window) pushes the end to 8 s after it.
-          { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true', EXTEND_BY_S: '8' },
-          { port: apiPort, timeoutMs: STARTUP_MS },
-        ),
-        spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-          port: broadcastPort,
-          timeoutMs: STARTUP_MS,
-        }),
-        spawnService(
-          'services/archival/src/main.ts',
-          { ...shared, PORT: String(archivalPort) },
-          { port: archivalPort, timeoutMs: STARTUP_MS },
-        ),
-      ])),
-    );
+    stack = await TestStack.start({
+      env: {
+        // A bid in the last 30 s (the default window) pushes the end to 8 s after it.
+        api: { EXTEND_BY_S: '8' },
+        // A short reconnect jitter keeps the drain step quick.
+        broadcast: { RECONNECT_JITTER_MS: '300' },
+      },
+    });
     // The api serves the page; locally broadcast is on another port, which ?broadcast= names.
-    apiUrl = `http://127.0.0.1:${apiPort}`;
-    pageUrl = `http://127.0.0.1:${apiPort}/?broadcast=${encodeURIComponent(`http://127.0.0.1:${broadcastPort}`)}`;
+    apiUrl = stack.url('api');
+    pageUrl = `${apiUrl}/?broadcast=${encodeURIComponent(stack.url('broadcast'))}`;
     if (!existsSync(CHROMIUM)) {
       throw new Error(
         `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`,
@@ -89,9 +47,7 @@ describe('web page', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all(services.map((s) => s.kill('SIGTERM')));
-    await db?.drop();
-    await dropTopology(topology);
+    await stack?.stop();
   });
 
   async function openAs(userId: string, hash = ''): Promise<Page> {
@@ -295,8 +251,7 @@ describe('web page', () => {
     const bids = dave.getByRole('list', { name: 'Bids' }).getByRole('listitem');
     await bids.filter({ hasText: '#1' }).filter({ hasText: '20.00' }).waitFor();
 
-    const broadcast = services.find((s) => s.url.endsWith(`:${broadcastPort}`));
-    await broadcast?.kill('SIGKILL');
+    await stack.process('broadcast').kill('SIGKILL');
     const state = dave.getByRole('status', { name: 'Connection' });
     await state.filter({ hasText: 'reconnecting…' }).waitFor();
 
@@ -316,15 +271,11 @@ describe('web page', () => {
       });
       await nc
         .jetstream()
-        .publish(subjects(topology).chat('restart_item'), encodeEvent(missed), { msgID: missed.id });
+        .publish(subjects(stack.topology).chat('restart_item'), encodeEvent(missed), { msgID: missed.id });
     } finally {
       await nc.close();
     }
-    const restarted = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-      port: broadcastPort,
-      timeoutMs: STARTUP_MS,
-    });
-    services.splice(services.indexOf(broadcast!), 1, restarted);
+    const restarted = await stack.spawn('broadcast');
     await state.filter({ hasText: /^connected$/ }).waitFor({ timeout: 60_000 });
     await bids.filter({ hasText: '#3' }).filter({ hasText: '22.50' }).waitFor();
     expect(await bids.allTextContents()).toEqual([
@@ -339,11 +290,7 @@ describe('web page', () => {
     const drained = restarted.kill('SIGTERM');
     await state.filter({ hasText: 'draining — moving to another server…' }).waitFor();
     await drained; // the old server exits once its clients have left
-    const replacement = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-      port: broadcastPort,
-      timeoutMs: STARTUP_MS,
-    });
-    services.splice(services.indexOf(restarted), 1, replacement);
+    await stack.spawn('broadcast');
     await state.filter({ hasText: /^connected$/ }).waitFor({ timeout: 60_000 });
     await bid('23.00');
     await bids.filter({ hasText: '#4' }).filter({ hasText: '23.00' }).waitFor();

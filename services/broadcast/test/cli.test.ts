@@ -1,19 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '@gavel/archival/migrate';
-import {
-  createTestDatabase,
-  dropTopology,
-  freePort,
-  spawnService,
-  testTopology,
-  uniqueId,
-  waitFor,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@gavel/shared/testing';
+import { TestStack, freePort, waitFor } from '@gavel/shared/testing';
 import { broadcastUrlFor } from '../src/cli/broadcast-url.js';
 import { describeFailure } from '../src/cli/api-client.js';
 import { helpText, parseCommand, type Command } from '../src/cli/command-parser.js';
@@ -231,15 +219,10 @@ function startCli(args: string[]): CliProcess {
 }
 
 describe('gavel chat against a real stack', () => {
-  const topology = testTopology();
-  const secret = randomBytes(24).toString('base64url');
-  let db: TestDatabase;
-  const services: ServiceProcess[] = [];
+  let stack: TestStack;
   const clis: CliProcess[] = [];
   let apiUrl = '';
   let broadcastUrl = '';
-  let broadcastEnv: Record<string, string> = {};
-  let broadcastPort = 0;
 
   function cli(user: string, extra: string[] = []): CliProcess {
     const c = startCli(['--url', apiUrl, '--broadcast-url', broadcastUrl, '--user', user, ...extra]);
@@ -248,52 +231,23 @@ describe('gavel chat against a real stack', () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    await migrate(db.url);
-    const shared = {
-      NATS_STREAM: topology.stream,
-      EVENT_PREFIX: topology.prefix,
-      REDIS_PREFIX: `${uniqueId('cli')}:`,
-      DATABASE_URL: db.url,
-      AUTH_SECRET: secret,
-    };
-    const [apiPort, bPort, archivalPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    broadcastPort = bPort;
-    // A small room cap makes "the server refused" easy to provoke.
-    broadcastEnv = {
-      ...shared,
-      PORT: String(broadcastPort),
-      MAX_ROOMS_PER_CONNECTION: '3',
-      // A short reconnect jitter keeps the drain step quick.
-      RECONNECT_JITTER_MS: '300',
-    };
-    const started = await Promise.all([
-      spawnService(
-        'services/api/src/main.ts',
+    stack = await TestStack.start({
+      startupMs: STARTUP_MS,
+      env: {
         // A bid in the last 30 s (the default window) pushes the end to 8 s after it.
-        { ...shared, PORT: String(apiPort), DEV_TOKENS: 'true', AUTO_OPEN_ITEMS: 'true', EXTEND_BY_S: '8' },
-        { port: apiPort, timeoutMs: STARTUP_MS },
-      ),
-      spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-        port: broadcastPort,
-        timeoutMs: STARTUP_MS,
-      }),
-      spawnService(
-        'services/archival/src/main.ts',
-        { ...shared, PORT: String(archivalPort) },
-        { port: archivalPort, timeoutMs: STARTUP_MS },
-      ),
-    ]);
-    services.push(...started);
-    apiUrl = `http://127.0.0.1:${apiPort}`;
-    broadcastUrl = `http://127.0.0.1:${broadcastPort}`;
+        api: { EXTEND_BY_S: '8' },
+        // A small room cap makes "the server refused" easy to provoke; a short reconnect jitter
+        // keeps the drain step quick.
+        broadcast: { MAX_ROOMS_PER_CONNECTION: '3', RECONNECT_JITTER_MS: '300' },
+      },
+    });
+    apiUrl = stack.url('api');
+    broadcastUrl = stack.url('broadcast');
   }, 180_000);
 
   afterAll(async () => {
     for (const c of clis) c.child.kill('SIGKILL');
-    await Promise.all(services.map((s) => s.kill('SIGTERM')));
-    await db?.drop();
-    await dropTopology(topology);
+    await stack?.stop();
   });
 
   it('joins, chats, sends private messages, lists rooms, watches bids and quits cleanly', async () => {
@@ -439,13 +393,7 @@ describe('gavel chat against a real stack', () => {
 
   it('resumes its rooms and watched items, missing no bid or message, across a crash and a drain', async () => {
     // A second replica keeps gina connected while frank's replica is down.
-    const replicaPort = await freePort();
-    const replica = await spawnService(
-      'services/broadcast/src/main.ts',
-      { ...broadcastEnv, PORT: String(replicaPort) },
-      { port: replicaPort, timeoutMs: STARTUP_MS },
-    );
-    services.push(replica);
+    const replica = await stack.spawn('broadcast', { port: await freePort() });
     const frank = cli('frank');
     const gina = startCli(['--url', apiUrl, '--broadcast-url', replica.url, '--user', 'gina']);
     clis.push(gina);
@@ -461,8 +409,7 @@ describe('gavel chat against a real stack', () => {
     gina.send('/bid resume_item 3');
     await frank.expectLine('[bid resume_item #1] gina 3.00');
 
-    const broadcast = services.find((s) => s.url === broadcastUrl);
-    await broadcast?.kill('SIGKILL');
+    await stack.process('broadcast').kill('SIGKILL');
     await frank.expectLine(/^\* disconnected \(transport (close|error)\), reconnecting…$/);
     // While frank is away: bids (through the api) and a chat message (through the other replica).
     gina.send('/bid resume_item 4');
@@ -480,11 +427,7 @@ describe('gavel chat against a real stack', () => {
       { what: 'the message in the history', timeoutMs: 30_000 },
     );
 
-    const restarted = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-      port: broadcastPort,
-      timeoutMs: STARTUP_MS,
-    });
-    services.splice(services.indexOf(broadcast!), 1, restarted);
+    const restarted = await stack.spawn('broadcast');
     await frank.expectLine(/^\* reconnected/, 60_000);
     // Order between the replayed bids and the history lines is not fixed: check each from here.
     const mark = frank.output.length;
@@ -503,11 +446,7 @@ describe('gavel chat against a real stack', () => {
     const drained = restarted.kill('SIGTERM');
     await frank.expectLine(/^\* server is draining: moving to another server in \d+ ms$/);
     await drained; // the old server exits once its clients have left
-    const replacement = await spawnService('services/broadcast/src/main.ts', broadcastEnv, {
-      port: broadcastPort,
-      timeoutMs: STARTUP_MS,
-    });
-    services.splice(services.indexOf(restarted), 1, replacement);
+    await stack.spawn('broadcast');
     await frank.expectLine(/^\* reconnected/, 60_000);
     gina.send('/bid resume_item 6');
     await frank.expectLine('[bid resume_item #4] gina 6.00');

@@ -2,70 +2,28 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '@gavel/archival/migrate';
-import {
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-  createTestDatabase,
-  dropTopology,
-  freePort,
-  spawnService,
-  testTopology,
-  uniqueId,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@gavel/shared/testing';
+import { TestStack, type ServiceProcess } from '@gavel/shared/testing';
 import { runCli } from './support/run-cli.js';
 
 /**
- * The e2e mode against the real api and broadcast processes (with Redis, NATS JetStream and
- * PostgreSQL), each isolated by its own key prefix, stream and database.
+ * The e2e mode against the real api, broadcast and archival processes (with Redis, NATS JetStream
+ * and PostgreSQL), isolated by their own key prefix, stream and database.
  */
 describe('gavel-latency e2e against the api and broadcast', () => {
-  const topology = testTopology();
-  let database: TestDatabase;
+  let stack: TestStack;
   let api: ServiceProcess;
   let broadcast: ServiceProcess;
   let out: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await migrate(database.url);
+    stack = await TestStack.start();
+    api = stack.process('api');
+    broadcast = stack.process('broadcast');
     out = await mkdtemp(join(tmpdir(), 'gavel-e2e-'));
-    const env = {
-      REDIS_URL: TEST_REDIS_URL,
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: database.url,
-      REDIS_PREFIX: `${uniqueId('lat')}:`,
-      NATS_STREAM: topology.stream,
-      EVENT_PREFIX: topology.prefix,
-      AUTH_MODE: 'jwt',
-      AUTH_SECRET: `latency-e2e-${uniqueId('s')}`,
-      DEV_TOKENS: 'true',
-      AUTO_OPEN_ITEMS: 'true',
-      HOST: '127.0.0.1',
-    };
-    const [apiPort, broadcastPort] = [await freePort(), await freePort()];
-    api = await spawnService(
-      'services/api/src/main.ts',
-      { ...env, PORT: String(apiPort) },
-      { port: apiPort, timeoutMs: 40_000 },
-    );
-    broadcast = await spawnService(
-      'services/broadcast/src/main.ts',
-      { ...env, PORT: String(broadcastPort) },
-      {
-        port: broadcastPort,
-        timeoutMs: 40_000,
-      },
-    );
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
-    await broadcast?.kill('SIGTERM');
-    await api?.kill('SIGTERM');
-    await dropTopology(topology).catch(() => undefined);
-    await database?.drop();
+    await stack?.stop();
     await rm(out, { recursive: true, force: true });
   }, 60_000);
 
