@@ -134,9 +134,9 @@ function newestMtime(dir) {
 
 /** A workspace is stale when a source file is newer than its build output. */
 function stale(dir) {
-  const main = join(root, dir, 'dist');
-  if (!existsSync(main)) return true;
-  return newestMtime(join(root, dir, 'src')) > newestMtime(main);
+  const dist = join(root, dir, 'dist');
+  if (!existsSync(dist)) return true;
+  return newestMtime(join(root, dir, 'src')) > newestMtime(dist);
 }
 
 async function main() {

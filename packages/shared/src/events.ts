@@ -121,8 +121,6 @@ export interface Topology {
   readonly replicas?: number;
 }
 
-export const DEFAULT_TOPOLOGY: Topology = { stream: 'GAVEL', prefix: 'gavel' };
-
 export function subjects(topology: Topology) {
   const p = topology.prefix;
   return {

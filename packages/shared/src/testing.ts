@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import pg from 'pg';
@@ -289,5 +289,55 @@ export class TestStack {
     await dropTopology(this.topology).catch(() => undefined);
     await this.database.drop().catch(() => undefined);
     await deleteRedisKeys(this.redisPrefix);
+  }
+}
+
+/**
+ * A TCP relay on loopback: each new connection is piped to the target `pickTarget` names (none:
+ * refused). Tests put one in front of a shared server to cut it away from one process, or in
+ * front of several replicas as a stand-in load balancer.
+ */
+export class TcpRelay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly pickTarget: () => { host: string; port: number } | undefined) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Listens on `port` (0: any free port); may listen again, on the same port, after close(). */
+  async listen(port = this.port): Promise<number> {
+    const server = createServer((client) => {
+      const target = this.pickTarget();
+      if (!target) return client.destroy();
+      const upstream = netConnect(target.port, target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+    this.server = server;
+    return this.port;
+  }
+
+  /** Drops every relayed connection and refuses new ones. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

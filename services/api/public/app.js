@@ -26,18 +26,21 @@ let api = new Api(session.token);
 let live;
 
 /** The item on screen, its bids by seq, and the chat room's messages and members. */
-const view = {
-  itemId: undefined,
-  item: undefined,
-  bids: new Map(),
-  lastSeq: 0,
-  /** The next-bid amount last put into the bid input. */
-  suggested: undefined,
-  messages: new Map(),
-  /** Highest chat cursor seen in the item's room: a re-join resumes after it. */
-  chatCursor: undefined,
-  members: new Set(),
-};
+function emptyView(itemId) {
+  return {
+    itemId,
+    item: undefined,
+    bids: new Map(),
+    lastSeq: 0,
+    /** The next-bid amount last put into the bid input. */
+    suggested: undefined,
+    messages: new Map(),
+    /** Highest chat cursor seen in the item's room: a re-join resumes after it. */
+    chatCursor: undefined,
+    members: new Set(),
+  };
+}
+const view = emptyView(undefined);
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -502,16 +505,7 @@ function itemIdFromHash() {
 async function openItem(itemId) {
   if (itemId === view.itemId) return;
   const previous = view.itemId;
-  Object.assign(view, {
-    itemId,
-    item: undefined,
-    bids: new Map(),
-    lastSeq: 0,
-    suggested: undefined,
-    messages: new Map(),
-    chatCursor: undefined,
-    members: new Set(),
-  });
+  Object.assign(view, emptyView(itemId));
   for (const id of ['bid-error', 'chat-error']) showError(id, '');
   renderBids();
   addMessages([]);

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeEvent, runChecks } from '@gavel/shared';
-import { freePort, spawnService } from '@gavel/shared/testing';
+import { TcpRelay, freePort, spawnService } from '@gavel/shared/testing';
 import { createSandbox, startWorker, waitFor, type Sandbox } from './helper.js';
-import { TcpProxy } from './tcp-proxy.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -29,9 +28,11 @@ describe('PostgreSQL outage', { timeout: 120_000 }, () => {
   it('nacks with backoff, dead-letters nothing and stores everything once PostgreSQL is back', async () => {
     const s = await sandbox();
     const pgUrl = new URL(s.db.url);
-    const proxy = new TcpProxy(await freePort(), { host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
-    await proxy.open();
-    cleanups.push(() => proxy.cut());
+    // A relay the test can cut, to take PostgreSQL away from this worker only.
+    const postgres = { host: pgUrl.hostname, port: Number(pgUrl.port || 5432) };
+    const proxy = new TcpRelay(() => postgres);
+    await proxy.listen(await freePort());
+    cleanups.push(() => proxy.close());
     pgUrl.port = String(proxy.port);
     const w = await startWorker(s, { DATABASE_URL: pgUrl.toString(), MAX_DELIVERIES: '2' });
     cleanups.push(() => w.stop());
@@ -44,7 +45,7 @@ describe('PostgreSQL outage', { timeout: 120_000 }, () => {
     });
     expect((await runChecks(w.worker.checks)).ok).toBe(true);
 
-    await proxy.cut();
+    await proxy.close();
     const during = chats(30, 'during');
     await Promise.all(during.map((e) => s.publish(e)));
     // Every event delivered more often than MAX_DELIVERIES, and still not dead-lettered.
@@ -61,7 +62,7 @@ describe('PostgreSQL outage', { timeout: 120_000 }, () => {
     expect(await w.metric('gavel_archival_dead_lettered_total')).toBe(0);
     expect(await deadLetterCount(s)).toBe(0);
 
-    await proxy.open();
+    await proxy.listen();
     await waitFor(async () => (await s.count('chat_messages')) === 35, {
       timeoutMs: 30_000,
       what: 'events stored after the outage',

@@ -142,21 +142,17 @@ export class Presence {
   }
 
   /** Returns true when the user was not in the room on any replica before. */
-  async join(roomId: string, userId: string): Promise<boolean> {
-    const r = await this.redis.presenceJoin(
-      this.roomKey(roomId),
-      this.roomsKey,
-      userId,
-      this.options.replicaId,
-      this.hb,
-      roomId,
-    );
-    return r === 1;
+  join(roomId: string, userId: string): Promise<boolean> {
+    return this.update('presenceJoin', roomId, userId);
   }
 
   /** Returns true when the user is now in the room on no replica. */
-  async leave(roomId: string, userId: string): Promise<boolean> {
-    const r = await this.redis.presenceLeave(
+  leave(roomId: string, userId: string): Promise<boolean> {
+    return this.update('presenceLeave', roomId, userId);
+  }
+
+  private async update(script: 'presenceJoin' | 'presenceLeave', roomId: string, userId: string) {
+    const r = await this.redis[script](
       this.roomKey(roomId),
       this.roomsKey,
       userId,

@@ -1,10 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import {
-  createServer,
-  connect as netConnect,
-  type Server as NetServer,
-  type Socket as NetSocket,
-} from 'node:net';
 import { connect, type NatsConnection, type JetStreamClient } from 'nats';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
@@ -20,6 +14,7 @@ import {
 import {
   TEST_NATS_URL,
   TEST_REDIS_URL,
+  TcpRelay,
   dropTopology,
   freePort,
   spawnService,
@@ -205,35 +200,26 @@ export class WsClient {
  * backends whose /readyz answers 200, so a draining or dead replica stops getting clients.
  */
 export class TestBalancer {
-  private server: NetServer | undefined;
   private ready: string[] = [];
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly sockets = new Set<NetSocket>();
-  url = '';
+  private readonly relay = new TcpRelay(() => {
+    const target = this.ready[this.next++ % Math.max(1, this.ready.length)];
+    if (!target) return undefined;
+    const { hostname, port } = new URL(target);
+    return { host: hostname, port: Number(port) };
+  });
 
   constructor(private readonly backends: () => string[]) {}
+
+  get url(): string {
+    return this.relay.url;
+  }
 
   async start(): Promise<void> {
     await this.probe();
     this.timer = setInterval(() => void this.probe(), 100);
-    this.server = createServer((client) => {
-      const target = this.ready[this.next++ % Math.max(1, this.ready.length)];
-      if (!target) return client.destroy();
-      const { hostname, port } = new URL(target);
-      const upstream = netConnect(Number(port), hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', r));
-    const address = this.server.address();
-    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    await this.relay.listen(0);
   }
 
   private async probe(): Promise<void> {
@@ -255,7 +241,6 @@ export class TestBalancer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.relay.close();
   }
 }

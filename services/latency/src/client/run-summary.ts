@@ -2,19 +2,24 @@ import { cpus, hostname } from 'node:os';
 import { SUMMARY_COLUMNS, SUMMARY_LABELS, summarize, type PercentileSummary } from './latency-histogram.js';
 import type { LoadResult, LoadSpec } from './load-run.js';
 
-export interface TargetSummary {
+/** The counters of a load run, as they are, beside its percentiles. */
+type RunCounters = Pick<
+  LoadResult,
+  | 'expected'
+  | 'sent'
+  | 'received'
+  | 'lost'
+  | 'errors'
+  | 'achievedRate'
+  | 'maxSendLagMs'
+  | 'startedAt'
+  | 'finishedAt'
+>;
+
+export interface TargetSummary extends RunCounters {
   readonly label: string;
   readonly target: string;
   readonly protocol: string;
-  readonly expected: number;
-  readonly sent: number;
-  readonly received: number;
-  readonly lost: number;
-  readonly errors: number;
-  readonly achievedRate: number;
-  readonly maxSendLagMs: number;
-  readonly startedAt: string;
-  readonly finishedAt: string;
   /** From the intended send time: what a user of the schedule saw. */
   readonly latencyMs: PercentileSummary;
   /** From the actual send time: the same without the client's own lateness. */
