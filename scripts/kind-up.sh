@@ -23,8 +23,11 @@ fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
 
 echo "kind-up: building images"
-for service in api broadcast archival latency; do
-  docker build -f "$ROOT/services/$service/Dockerfile" -t "gavel/$service:$TAG" "$ROOT"
+# service:port, as IMAGE_PORTS in charts-ts/src/images-plan.ts; one Dockerfile builds them all.
+for image in api:8080 broadcast:8081 archival:8082 latency:8090; do
+  service="${image%%:*}"
+  docker build -f "$ROOT/Dockerfile" --build-arg "SERVICE=$service" --build-arg "PORT=${image#*:}" \
+    -t "gavel/$service:$TAG" "$ROOT"
   kind load docker-image --name "$CLUSTER" "gavel/$service:$TAG"
 done
 

@@ -6,6 +6,7 @@ import { DataStoresChart } from './charts/data-stores-chart.js';
 import { GavelChart } from './charts/gavel-chart.js';
 import { IngressChart } from './charts/ingress-chart.js';
 import { LatencyChart } from './charts/latency-chart.js';
+import { MonitoringChart } from './charts/monitoring-chart.js';
 import { NamespaceChart } from './charts/namespace-chart.js';
 import { NatsChart } from './charts/nats-chart.js';
 import { NetworkBaselineChart } from './charts/network-baseline-chart.js';
@@ -40,7 +41,10 @@ export function buildCharts(app: App, config: ChartConfig) {
     dataStores,
     latency,
   });
-  return { namespace, baseline, dataStores, nats, gavel, latency, ingress, policies };
+  const monitoring = config.features.podMonitors
+    ? new MonitoringChart(app, '70-monitoring', config)
+    : undefined;
+  return { namespace, baseline, dataStores, nats, gavel, latency, ingress, policies, monitoring };
 }
 
 /** Synthesizes one profile into `outdir` (one `<chart>.k8s.yaml` per chart), replacing what was there. */

@@ -1,3 +1,4 @@
+import type { LatencyLab } from '@gavel/shared';
 import type { Taint } from './platform-outputs.js';
 
 /**
@@ -65,6 +66,12 @@ export interface ExternalDataStores {
   readonly databaseUrl: SecretKeyRef;
   /** Secret key holding the full REDIS_URL (auth token included), written by the platform. */
   readonly redisUrl: SecretKeyRef;
+  /** ElastiCache in cluster mode: the services connect with REDIS_CLUSTER=true. */
+  readonly redisCluster: boolean;
+  /** ConfigMap with the CA bundle DATABASE_URL's sslrootcert names, and where pods mount it. */
+  readonly databaseCa: { readonly configMapName: string; readonly key: string; readonly mountPath: string };
+  /** The VPC's block: RDS and ElastiCache addresses lie inside it. */
+  readonly vpcCidr: string;
 }
 
 export interface NginxIngress {
@@ -73,6 +80,8 @@ export interface NginxIngress {
 
 export interface AlbIngress {
   readonly kind: 'alb';
+  /** Where the ALB's nodes (and so every request's source address) live: the VPC. */
+  readonly sourceCidr: string;
   readonly scheme: 'internet-facing' | 'internal';
   /** Without a certificate the ALB listens on HTTP only (no redirect). */
   readonly certificateArn?: string;
@@ -80,12 +89,27 @@ export interface AlbIngress {
 
 export interface LatencyLoadBalancer {
   readonly scheme: 'internet-facing' | 'internal';
+  /** The NLB's own addresses (client IP preservation off): the VPC. */
+  readonly sourceCidr: string;
 }
 
 export interface LatencyClientRun {
   readonly connections: number;
   readonly rate: number;
   readonly durationS: number;
+}
+
+/** The platform's latency lab across VPC boundaries (its latencyLabEnabled switch). */
+export interface LatencyLabConfig {
+  /** Its block of the platform outputs: target groups, client VPC, agent, every path. */
+  readonly lab: LatencyLab;
+  /** The load each path gets in a compare run (`kubectl create job --from=cronjob/latency-compare`). */
+  readonly compare: LatencyClientRun & {
+    readonly payloadBytes: number;
+    readonly warmupS: number;
+    /** Interleaved rounds over all paths, merged per path. */
+    readonly rounds: number;
+  };
 }
 
 export interface ChartConfig {
@@ -118,7 +142,13 @@ export interface ChartConfig {
     readonly storageGi: number;
     /** Upper bound for JetStream file storage; must fit the volume. */
     readonly maxFileStore: string;
+    /** Spread the peers over topology.kubernetes.io/zone (nodes must carry the label). */
+    readonly zoneSpread: boolean;
   };
+  /** StorageClass every volume claim names. @default - the cluster's default class (kind) */
+  readonly storageClassName?: string;
+  /** Namespace of the Prometheus allowed to scrape /metrics; none, none admitted. */
+  readonly metricsNamespace?: string;
   /** Non-secret service configuration (SPEC "Environment"). */
   readonly env: {
     readonly logLevel: string;
@@ -131,12 +161,19 @@ export interface ChartConfig {
     readonly redisPrefix: string;
     readonly drainTimeoutS: number;
     readonly chatRetentionHours: number;
+    /** Browser Origins broadcast accepts; empty accepts any (kind only). */
+    readonly allowedOrigins: readonly string[];
   };
   readonly authSecret: SecretKeyRef;
   readonly dataStores: InClusterDataStores | ExternalDataStores;
   readonly ingress: NginxIngress | AlbIngress;
   /** NLB in front of the latency server; absent on kind (ClusterIP only). */
   readonly latencyLoadBalancer?: LatencyLoadBalancer;
+  /**
+   * The platform's latency lab: its NLB and ALB take the latency server's pods through
+   * TargetGroupBindings (replacing the controller's NLB), and a compare CronJob measures every path.
+   */
+  readonly latencyLab?: LatencyLabConfig;
   readonly latencyPool: NodePool;
   /** Dedicated pool for latency clients, preferred when the platform has one. */
   readonly latencyClientPool?: NodePool;
@@ -147,13 +184,18 @@ export interface ChartConfig {
     readonly metricsAdapter: boolean;
     /** KEDA is installed: archival scales on JetStream consumer lag instead of an HPA. */
     readonly keda: boolean;
+    /** Prometheus Operator is installed: a PodMonitor per workload (eks only). */
+    readonly podMonitors: boolean;
   };
   /** Durable consumer of the archival worker, for KEDA's lag query. */
   readonly archivalConsumer: string;
 }
 
-/** Seconds a broadcast pod sleeps in preStop so endpoints and target groups drop it first. */
-export const PRE_STOP_SLEEP_S = 5;
+/**
+ * Seconds a pod behind a load balancer sleeps in preStop so that endpoints and ALB/NLB target
+ * groups drop it before it stops accepting work (the controller deregisters within seconds).
+ */
+export const PRE_STOP_SLEEP_S = 10;
 /** Headroom after the drain for the process to close sockets and exit. */
 export const EXIT_MARGIN_S = 10;
 
@@ -170,5 +212,5 @@ export const PORTS = {
   postgres: 5432,
 } as const;
 
-/** Runtime user of the Gavel images (see services/*\/Dockerfile). */
+/** Runtime user of the Gavel images (USER in the root Dockerfile). */
 export const APP_UID = 10001;

@@ -1,6 +1,6 @@
 import { relative, resolve } from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_WEIGHTS_FILE, resolveConfigs, synthConfigs } from './synth-options.js';
+import { DEFAULT_WEIGHTS_FILE, resolveTargets, synthTargets } from './synth-options.js';
 import { runCommand } from './run-command.js';
 import { weightsFromFlags, writeWeights } from './weights.js';
 
@@ -23,12 +23,12 @@ runCommand(() => {
   }>();
   const weights = weightsFromFlags(o);
   // Everything that can refuse the input runs before the first write.
-  const configs = resolveConfigs(
+  const targets = resolveTargets(
     { ...(o.platformOutputs ? { platformOutputs: o.platformOutputs } : {}) },
     weights,
   );
   const file = resolve(o.weightsFile ?? DEFAULT_WEIGHTS_FILE);
   writeWeights(file, weights);
   console.log(`blue ${weights.blue} / green ${weights.green} -> ${relative(process.cwd(), file)}`);
-  for (const out of synthConfigs(configs, o.out)) console.log(`wrote ${relative(process.cwd(), out)}`);
+  for (const out of synthTargets(targets, o.out)) console.log(`wrote ${relative(process.cwd(), out)}`);
 });

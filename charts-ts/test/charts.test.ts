@@ -153,6 +153,7 @@ describe('latency chart', () => {
         latencyClients: {
           labels: { 'gavel.io/pool': 'latency-clients' },
           taints: [{ key: 'gavel.io/pool', value: 'latency-clients', effect: 'NoSchedule' as const }],
+          maxSize: 2,
         },
       },
     };

@@ -7,7 +7,7 @@ export const CLI_TIMEOUT_MS = 180_000;
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs one of the charts-ts commands as users do (node + tsx from source) and waits for it. */
-export function runCli(entry: 'synth' | 'weights-command', args: readonly string[]) {
+export function runCli(entry: 'synth' | 'weights-command' | 'images-command', args: readonly string[]) {
   const result = spawnSync(
     process.execPath,
     ['--conditions=source', '--import', 'tsx', `src/${entry}.ts`, ...args],

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Testing, type Chart } from 'cdk8s';
+import { latencyLabSchema } from '@gavel/shared';
 import { buildCharts } from '../src/app.js';
 import type { ChartConfig } from '../src/config.js';
 import { readPlatformOutputs } from '../src/platform-outputs.js';
 import { eksProfile, kindProfile, type ProfileOptions } from '../src/profiles.js';
-import { DEFAULT_IMAGE_TAG, DEFAULT_WEIGHTS_FILE, EXAMPLE_PLATFORM_OUTPUTS } from '../src/synth-options.js';
+import { EXAMPLE_IMAGE_TAG, DEFAULT_WEIGHTS_FILE, EXAMPLE_PLATFORM_OUTPUTS } from '../src/synth-options.js';
 import { readWeights } from '../src/weights.js';
 
 /** A synthesized Kubernetes object, as plain JSON. */
@@ -29,9 +31,20 @@ export function kindConfig(options: Partial<ProfileOptions> = {}): ChartConfig {
 export function eksConfig(options: Partial<ProfileOptions> = {}): ChartConfig {
   return eksProfile(readPlatformOutputs(EXAMPLE_PLATFORM_OUTPUTS), {
     weights: readWeights(DEFAULT_WEIGHTS_FILE),
-    imageTag: DEFAULT_IMAGE_TAG,
+    imageTag: EXAMPLE_IMAGE_TAG,
     ...options,
   });
+}
+
+/** The example platform outputs with the latency lab switched on (test/fixtures/latency-lab.json). */
+export function eksLabConfig(options: Partial<ProfileOptions> = {}): ChartConfig {
+  const lab = latencyLabSchema.parse(
+    JSON.parse(readFileSync(new URL('./fixtures/latency-lab.json', import.meta.url), 'utf8')),
+  );
+  return eksProfile(
+    { ...readPlatformOutputs(EXAMPLE_PLATFORM_OUTPUTS), latencyLab: lab },
+    { weights: readWeights(DEFAULT_WEIGHTS_FILE), imageTag: EXAMPLE_IMAGE_TAG, ...options },
+  );
 }
 
 /** Every chart of a profile, synthesized in memory, by chart id. */

@@ -195,7 +195,51 @@ describe.each(PROFILES)('policy: %s profile', (profile, config) => {
     const natsIngress = find(objects, 'NetworkPolicy', 'allow-nats').spec.ingress.flatMap((r: Json) =>
       r.ports.map((p: Json) => p.port),
     );
-    expect(natsIngress).toEqual(expect.arrayContaining([4222, 6222, 8222]));
+    expect(natsIngress).toEqual(expect.arrayContaining([4222, 6222]));
+    // Monitoring is admitted only from a scraper namespace the profile knows of.
+    expect(natsIngress.includes(8222)).toBe(config().metricsNamespace !== undefined);
+  });
+
+  it('gives each service only the variables it reads (archival has no Redis)', () => {
+    const names = (d: string) =>
+      (podSpec(find(objects, 'Deployment', d)).containers[0].env ?? []).map((e: Json) => e.name);
+    expect(names('archival')).not.toContain('REDIS_URL');
+    expect(names('archival')).not.toContain('REDIS_PREFIX');
+    expect(names('archival')).toContain('DATABASE_URL');
+    expect(names('api')).toEqual(expect.arrayContaining(['REDIS_URL', 'DATABASE_URL', 'NATS_URL']));
+  });
+
+  it('deregisters from load balancers before stopping: preStop sleep shorter than the grace period', () => {
+    for (const name of ['api', 'broadcast-blue', 'broadcast-green', 'latency-server']) {
+      const spec = podSpec(find(objects, 'Deployment', name));
+      const [cmd, seconds] = spec.containers[0].lifecycle.preStop.exec.command;
+      expect(cmd, name).toBe('sleep');
+      expect(Number(seconds), name).toBeGreaterThanOrEqual(10);
+      expect(spec.terminationGracePeriodSeconds ?? 30, name).toBeGreaterThan(Number(seconds));
+    }
+  });
+
+  it('runs NATS with a full-health startup probe, spread one per node, and no advertised pod IPs', () => {
+    const sts = find(objects, 'StatefulSet', 'nats');
+    const c = podSpec(sts).containers[0];
+    expect(c.startupProbe.httpGet.path).toBe('/healthz');
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz?js-enabled-only=true');
+    expect(c.readinessProbe.httpGet.path).toBe('/healthz?js-server-only=true');
+    const spread = podSpec(sts).topologySpreadConstraints;
+    const keys = spread.map((t: Json) => t.topologyKey);
+    expect(keys).toContain('kubernetes.io/hostname');
+    expect(keys.includes('topology.kubernetes.io/zone')).toBe(profile === 'eks');
+    for (const t of spread) {
+      expect(t).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor' });
+      expect(matches(t.labelSelector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+    }
+    expect(find(objects, 'ConfigMap', 'nats-config').data['nats.conf']).toMatch(/^\s*no_advertise: true$/m);
+  });
+
+  it('never scales the latency server past one pod per latency node', () => {
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'latency-server');
+    expect(hpa.spec.minReplicas).toBe(1);
+    expect(hpa.spec.maxReplicas).toBe(config().sizing.latencyServer.replicas.max);
   });
 
   it('pins the latency server to the latency pool, one pod per node', () => {
@@ -393,6 +437,66 @@ describe('policy: profile differences', () => {
     expect(eks.some((o) => o.kind === 'Namespace')).toBe(false);
   });
 
+  it('names the platform StorageClass in every eks volume claim (kind: the cluster default)', () => {
+    for (const sts of eks.filter((o) => o.kind === 'StatefulSet')) {
+      for (const claim of sts.spec.volumeClaimTemplates)
+        expect(claim.spec.storageClassName).toBe('gp3-encrypted');
+    }
+    for (const sts of kind.filter((o) => o.kind === 'StatefulSet')) {
+      for (const claim of sts.spec.volumeClaimTemplates) expect(claim.spec.storageClassName).toBeUndefined();
+    }
+  });
+
+  it('keeps eks address blocks to the VPC, except the latency client measuring public load balancers', () => {
+    const vpc = eksConfig().dataStores;
+    if (vpc.kind !== 'external') throw new Error('eks must use external stores');
+    for (const policy of eks.filter((o) => o.kind === 'NetworkPolicy')) {
+      const rules = [
+        ...(policy.spec.ingress ?? []).map((r: Json) => ({ peers: r.from ?? [], ports: r.ports })),
+        ...(policy.spec.egress ?? []).map((r: Json) => ({ peers: r.to ?? [], ports: r.ports })),
+      ];
+      for (const { peers, ports } of rules) {
+        for (const cidr of peers.map((p: Json) => p.ipBlock?.cidr).filter(Boolean)) {
+          if (cidr === vpc.vpcCidr) continue;
+          expect(policy.metadata.name, cidr).toBe('allow-latency-client');
+          expect([80, 443, 8090]).toEqual(expect.arrayContaining(ports.map((p: Json) => p.port)));
+        }
+      }
+    }
+  });
+
+  it('verifies PostgreSQL on eks: every pod that reads DATABASE_URL mounts the RDS CA bundle', () => {
+    const cfg = eksConfig();
+    if (cfg.dataStores.kind !== 'external') throw new Error('eks must use external stores');
+    const ca = cfg.dataStores.databaseCa;
+    for (const w of workloads(eks)) {
+      const c = podSpec(w).containers[0];
+      if (!(c.env ?? []).some((e: Json) => e.name === 'DATABASE_URL')) continue;
+      const mount = c.volumeMounts.find((m: Json) => m.mountPath === ca.mountPath);
+      expect(mount?.readOnly, w.metadata.name).toBe(true);
+      const volume = podSpec(w).volumes.find((v: Json) => v.name === mount.name);
+      expect(volume.configMap.name).toBe(ca.configMapName);
+    }
+  });
+
+  it('pins broadcast to the platform allowed Origins on eks, any Origin only on kind', () => {
+    const origins = (objects: K8sObject[]) => find(objects, 'ConfigMap', 'gavel-config').data.ALLOWED_ORIGINS;
+    expect(origins(eks)).toBe('https://gavel.example.com');
+    expect(
+      envOf(podSpec(find(eks, 'Deployment', 'broadcast-blue')).containers[0]).ALLOWED_ORIGINS,
+    ).toBeDefined();
+    expect(origins(kind)).toBeUndefined();
+  });
+
+  it('runs the latency server Guaranteed on whole cores on eks', () => {
+    const { resources } = podSpec(find(eks, 'Deployment', 'latency-server')).containers[0];
+    expect(resources.requests).toEqual(resources.limits);
+    const cpu = String(resources.requests.cpu);
+    const millis = cpu.endsWith('m') ? Number(cpu.slice(0, -1)) : Number(cpu) * 1000;
+    expect(millis % 1000).toBe(0);
+    expect(millis).toBeGreaterThanOrEqual(2000);
+  });
+
   it('fronts the latency server with an NLB on eks only', () => {
     const nlb = find(eks, 'Service', 'latency-server-nlb');
     expect(nlb.spec.type).toBe('LoadBalancer');
@@ -401,6 +505,8 @@ describe('policy: profile differences', () => {
       'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
       'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
       'service.beta.kubernetes.io/aws-load-balancer-attributes': 'load_balancing.cross_zone.enabled=true',
+      'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes':
+        'preserve_client_ip.enabled=false',
     });
     expect(find(eks, 'Service', 'latency-server').spec.type).toBe('ClusterIP');
   });

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { EXAMPLE_PLATFORM_OUTPUTS } from '../src/synth-options.js';
 import { readWeights, weightsFromFlags, WeightsError } from '../src/weights.js';
 import { CLI_TIMEOUT_MS, runCli } from './cli.js';
 
@@ -34,14 +33,7 @@ describe('the weights command', () => {
   let dir: string;
   let weightsFile: string;
   let outDir: string;
-  const common = () => [
-    '--weights-file',
-    weightsFile,
-    '--out',
-    outDir,
-    '--platform-outputs',
-    EXAMPLE_PLATFORM_OUTPUTS,
-  ];
+  const common = () => ['--weights-file', weightsFile, '--out', outDir];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'gavel-weights-'));
@@ -52,14 +44,14 @@ describe('the weights command', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it(
-    'stores the split and re-synthesizes both profiles with it',
+    'stores the split and re-synthesizes kind and the eks example with it',
     () => {
       const result = runCli('weights-command', ['--green', '50', ...common()]);
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
       expect(readWeights(weightsFile)).toEqual({ blue: 50, green: 50 });
 
-      const ingress = parse(readFileSync(join(outDir, 'eks', '50-ingress.k8s.yaml'), 'utf8'));
+      const ingress = parse(readFileSync(join(outDir, 'eks-example', '50-ingress.k8s.yaml'), 'utf8'));
       const action = JSON.parse(
         ingress.metadata.annotations['alb.ingress.kubernetes.io/actions.broadcast-weighted'],
       );

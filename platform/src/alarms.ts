@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { PROMETHEUS_NAMESPACE, sloAlarmSpecs } from './app-slo-alarms.js';
 
 export interface AlarmsArgs {
   readonly region: string;
@@ -15,6 +16,8 @@ export interface AlarmsArgs {
   readonly cacheClusterIds: string[];
   /** Container Insights is installed, so node health metrics exist. */
   readonly containerInsights: boolean;
+  /** Namespace of the Gavel workloads (a dimension of their Prometheus metrics). */
+  readonly appNamespace: string;
 }
 
 interface AlarmSpec {
@@ -163,6 +166,26 @@ export class Alarms extends pulumi.ComponentResource {
       );
     }
 
+    // The SLOs, from the services' own metrics (see app-slo-alarms.ts for how they arrive).
+    for (const slo of sloAlarmSpecs(args.clusterName, args.appNamespace)) {
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${slo.name}`,
+        {
+          alarmDescription: `${slo.description}. Runbook: docs/runbooks.md#${slo.runbook}`,
+          metricQueries: slo.metricQueries as aws.types.input.cloudwatch.MetricAlarmMetricQuery[],
+          comparisonOperator: 'GreaterThanThreshold',
+          threshold: slo.threshold,
+          evaluationPeriods: slo.periods,
+          datapointsToAlarm: slo.periods,
+          // No bids (or no events) in a minute is no breach.
+          treatMissingData: 'notBreaching',
+          alarmActions: [topic.arn],
+          okActions: [topic.arn],
+        },
+        parent,
+      );
+    }
+
     const widget = (title: string, metrics: unknown[][], x: number, y: number) => ({
       type: 'metric',
       x,
@@ -196,6 +219,7 @@ export class Alarms extends pulumi.ComponentResource {
               widget('Redis engine CPU %', redis('EngineCPUUtilization'), 12, 6),
               widget('Redis memory %', redis('DatabaseMemoryUsagePercentage'), 0, 12),
               widget('Redis evictions', redis('Evictions'), 12, 12),
+              ...appWidgets(args, 24),
               widget(
                 'EKS nodes',
                 [
@@ -214,4 +238,97 @@ export class Alarms extends pulumi.ComponentResource {
     this.dashboardName = dashboard.dashboardName;
     this.registerOutputs({ topicArn: this.topicArn });
   }
+}
+
+/**
+ * The Grafana dashboard's signals (deploy/grafana/gavel-overview.json) in CloudWatch: bids
+ * accepted and refused, the slow-bid share, fan-out deliveries and connections per colour,
+ * consumer lag, outbox depth and 5xx responses, from ContainerInsights/Prometheus.
+ */
+function appWidgets(args: AlarmsArgs, y0: number) {
+  const dims = (service: string, extra: string[] = []) => [
+    'ClusterName',
+    args.clusterName,
+    'Namespace',
+    args.appNamespace,
+    'service',
+    service,
+    ...extra,
+  ];
+  const m = (name: string, service: string, extra: string[] = [], options: object = {}) => [
+    PROMETHEUS_NAMESPACE,
+    name,
+    ...dims(service, extra),
+    options,
+  ];
+  const panel = (title: string, metrics: unknown[][], x: number, y: number, stat = 'Sum') => ({
+    type: 'metric',
+    x,
+    y,
+    width: 12,
+    height: 6,
+    properties: { title, region: args.region, view: 'timeSeries', stat, period: 60, metrics },
+  });
+  return [
+    panel(
+      'Bids per minute: accepted and refused',
+      [
+        m('gavel_bids_total', 'api', ['outcome', 'accepted']),
+        m('gavel_bids_total', 'api', ['outcome', 'too_low']),
+        m('gavel_bids_total', 'api', ['outcome', 'rate_limited']),
+        m('gavel_bids_total', 'api', ['outcome', 'outbox_full']),
+      ],
+      0,
+      y0,
+    ),
+    panel(
+      'Bids slower than 50 ms (%): above 1 the p99 SLO is missed',
+      [
+        m('gavel_bid_duration_seconds_count', 'api', [], { id: 'all', visible: false }),
+        m('gavel_bid_duration_seconds_bucket', 'api', ['le', '0.05'], { id: 'fast', visible: false }),
+        [{ expression: 'IF(all > 0, 100 * (all - fast) / all, 0)', label: 'slow bids %' }],
+      ],
+      12,
+      y0,
+    ),
+    panel(
+      'Fan-out deliveries per minute by colour',
+      [
+        m('gavel_broadcast_deliveries_total', 'broadcast', ['color', 'blue']),
+        m('gavel_broadcast_deliveries_total', 'broadcast', ['color', 'green']),
+      ],
+      0,
+      y0 + 6,
+    ),
+    panel(
+      'Connections per colour',
+      [
+        m('gavel_broadcast_connections', 'broadcast', ['color', 'blue']),
+        m('gavel_broadcast_connections', 'broadcast', ['color', 'green']),
+      ],
+      12,
+      y0 + 6,
+      'Maximum',
+    ),
+    panel(
+      'Outbox depth and archival consumer lag',
+      [
+        m('gavel_outbox_entries', 'api', [], { stat: 'Maximum' }),
+        m('gavel_archival_consumer_pending_messages', 'archival', [], { stat: 'Maximum' }),
+      ],
+      0,
+      y0 + 12,
+      'Maximum',
+    ),
+    panel(
+      'HTTP 5xx per minute',
+      ['api', 'broadcast', 'archival'].flatMap((service) =>
+        ['500', '503'].map((code) =>
+          m('gavel_http_request_duration_seconds_count', service, ['status_code', code]),
+        ),
+      ),
+      12,
+      y0 + 12,
+    ),
+  ];
 }

@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
+import { checkLatencyLabConfig, latencyLabConfigShape } from './latency-lab/lab-config.js';
 
 /**
  * The stack's configuration, read once and checked before any resource is declared. Every key is
@@ -12,17 +13,41 @@ const LOG_RETENTION_DAYS = [
 ];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const stringList = z
+/** An array key, as the Pulumi CLI passes it: JSON text. */
+const jsonList = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON array of strings' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item));
+const stringList = jsonList(z.string().min(1));
+/** redisClusterMode: empty for one primary, or JSON `{"shards": N, "replicasPerShard": R}`. */
+const redisClusterMode = z
   .string()
   .transform((raw, ctx) => {
+    if (raw.trim() === '') return null;
     try {
       return JSON.parse(raw) as unknown;
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected a JSON array of strings' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected "" or JSON such as {"shards":3,"replicasPerShard":1}',
+      });
       return z.NEVER;
     }
   })
-  .pipe(z.array(z.string().min(1)));
+  .pipe(
+    z
+      .object({ shards: int(1, 500), replicasPerShard: int(0, 5) })
+      .strict()
+      .nullable(),
+  );
 
 const rawConfigSchema = z
   .object({
@@ -43,6 +68,7 @@ const rawConfigSchema = z
     latencyClientsEnabled: z.stringbool(),
     latencyClientsInstanceType: z.string().min(1),
     latencyClientsNodeCount: int(0, 20),
+    ...latencyLabConfigShape,
     dbInstanceClass: z.string().startsWith('db.'),
     dbEngineVersion: z.string().regex(/^1[67](\.\d+)?$/, 'expected PostgreSQL 16 or 17'),
     dbAllocatedStorageGb: int(20, 65536),
@@ -53,6 +79,7 @@ const rawConfigSchema = z
     redisNodeType: z.string().startsWith('cache.'),
     redisEngineVersion: z.string().regex(/^7\.\d+$/, 'expected Redis 7.x'),
     redisReplicas: int(0, 5),
+    redisClusterMode,
     redisSnapshotRetentionDays: int(0, 35),
     deletionProtection: z.stringbool(),
     logRetentionDays: z.coerce
@@ -66,9 +93,15 @@ const rawConfigSchema = z
     containerInsightsEnabled: z.stringbool(),
     certificateArn: z.union([z.literal(''), z.string().startsWith('arn:aws:acm:')]),
     podSecurityEnforce: z.enum(['privileged', 'baseline', 'restricted']),
-    servicesServiceAccount: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+    allowedOrigins: jsonList(
+      z
+        .string()
+        .regex(/^https?:\/\/[a-z0-9.-]+(:\d+)?$/, 'expected an origin such as https://gavel.example.com'),
+    ),
+    metricsNamespace: z.union([z.literal(''), z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)]),
   })
   .superRefine((c, ctx) => {
+    checkLatencyLabConfig(c, ctx);
     if (!(c.generalMinSize <= c.generalDesiredSize && c.generalDesiredSize <= c.generalMaxSize)) {
       ctx.addIssue({
         code: 'custom',
@@ -84,6 +117,14 @@ const rawConfigSchema = z
         code: 'custom',
         path: ['dbMaxAllocatedStorageGb'],
         message: 'must be at least dbAllocatedStorageGb',
+      });
+    }
+    if (c.redisClusterMode && c.redisReplicas > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redisReplicas'],
+        message:
+          'with redisClusterMode set, replicas are per shard: set redisClusterMode.replicasPerShard instead',
       });
     }
     if (c.dbMultiAz && c.azCount < 2) {

@@ -22,7 +22,7 @@ export interface DatabaseArgs {
 
 /**
  * RDS PostgreSQL for the archival store: private, encrypted, TLS forced by its parameter group,
- * master password generated and kept by RDS in Secrets Manager.
+ * master password generated, kept and rotated by RDS in Secrets Manager.
  */
 export class Database extends pulumi.ComponentResource {
   readonly address: pulumi.Output<string>;
@@ -124,14 +124,9 @@ export class Database extends pulumi.ComponentResource {
       return arn;
     });
 
-    // The Kubernetes Secret holding DATABASE_URL is a copy written at `pulumi up`; a rotation
-    // behind its back would break every pod's next connection, so rotation is done on purpose
-    // (see README) rather than every 7 days by default.
-    new aws.secretsmanager.SecretRotation(
-      `${name}-master`,
-      { secretId: this.masterSecretArn, rotationEnabled: false },
-      parent,
-    );
+    // RDS rotates the master password on its own schedule (every 7 days by default). Nothing
+    // in the cluster holds it: the services connect as the application role, and the admin Job
+    // (database-roles.ts) reads the current master password at each `pulumi up`.
 
     this.address = instance.address;
     this.port = instance.port;

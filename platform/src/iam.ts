@@ -9,6 +9,51 @@ export const LOAD_BALANCER_CONTROLLER_SA = {
 };
 /** The service account the Container Insights add-on runs its agent as. */
 export const CLOUDWATCH_AGENT_SA = { namespace: 'amazon-cloudwatch', name: 'cloudwatch-agent' };
+/** The service account of the EBS CSI driver's controller (the add-on's fixed name). */
+export const EBS_CSI_CONTROLLER_SA = { namespace: 'kube-system', name: 'ebs-csi-controller-sa' };
+/** The service account the Cluster Autoscaler release runs as. */
+export const CLUSTER_AUTOSCALER_SA = { namespace: 'kube-system', name: 'cluster-autoscaler' };
+
+/** AWS's managed policy for the EBS CSI driver (create, attach, resize, delete volumes). */
+export const EBS_CSI_DRIVER_POLICY = 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy';
+
+/**
+ * The Cluster Autoscaler's policy: it may resize and trim only the Auto Scaling groups EKS tags
+ * as this cluster's (every managed node group's ASG carries the tag), and describe the rest.
+ */
+export function clusterAutoscalerPolicy(clusterName: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ScaleThisClustersGroups',
+        Effect: 'Allow',
+        Action: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: 'owned' },
+        },
+      },
+      {
+        Sid: 'DescribeGroupsAndTypes',
+        Effect: 'Allow',
+        Action: [
+          'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeLaunchConfigurations',
+          'autoscaling:DescribeScalingActivities',
+          'autoscaling:DescribeTags',
+          'ec2:DescribeImages',
+          'ec2:DescribeInstanceTypes',
+          'ec2:DescribeLaunchTemplateVersions',
+          'ec2:GetInstanceTypesFromInstanceRequirements',
+          'eks:DescribeNodegroup',
+        ],
+        Resource: '*',
+      },
+    ],
+  });
+}
 
 export interface ServiceAccountRoleArgs {
   readonly oidcProviderArn: pulumi.Input<string>;
@@ -65,55 +110,48 @@ export class ServiceAccountRole extends pulumi.ComponentResource {
 export interface PlatformRolesArgs {
   readonly oidcProviderArn: pulumi.Input<string>;
   readonly oidcIssuer: pulumi.Input<string>;
-  /** Namespace and service account the Gavel services run as. */
-  readonly servicesNamespace: string;
-  readonly servicesServiceAccount: string;
-  /** The only secrets the services may read. */
-  readonly readableSecretArns: pulumi.Input<string>[];
+  readonly clusterName: pulumi.Input<string>;
   /** Create the role for the Container Insights agent. */
   readonly containerInsights: boolean;
 }
 
-/** The IRSA roles: load balancer controller, Gavel services (read their secrets), CloudWatch agent. */
+/**
+ * The IRSA roles, one per add-on that calls AWS: load balancer controller, EBS CSI driver,
+ * Cluster Autoscaler, CloudWatch agent. The Gavel services call no AWS API (their secrets are
+ * Kubernetes Secrets written by k8s-secrets.ts), so they get no role at all.
+ */
 export class PlatformRoles extends pulumi.ComponentResource {
   readonly loadBalancerController: ServiceAccountRole;
-  readonly services: ServiceAccountRole;
+  readonly ebsCsiDriver: ServiceAccountRole;
+  readonly clusterAutoscaler: ServiceAccountRole;
   readonly cloudwatchAgent: ServiceAccountRole | undefined;
 
   constructor(name: string, args: PlatformRolesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('gavel:platform:PlatformRoles', name, {}, opts);
     const oidc = { oidcProviderArn: args.oidcProviderArn, oidcIssuer: args.oidcIssuer };
+    const forAccount = (account: { namespace: string; name: string }) => ({
+      ...oidc,
+      namespace: account.namespace,
+      serviceAccount: account.name,
+    });
 
     this.loadBalancerController = new ServiceAccountRole(
       `${name}-lb-controller`,
-      {
-        ...oidc,
-        namespace: LOAD_BALANCER_CONTROLLER_SA.namespace,
-        serviceAccount: LOAD_BALANCER_CONTROLLER_SA.name,
-        policy: JSON.stringify(loadBalancerControllerPolicy),
-      },
+      { ...forAccount(LOAD_BALANCER_CONTROLLER_SA), policy: JSON.stringify(loadBalancerControllerPolicy) },
       { parent: this },
     );
 
-    this.services = new ServiceAccountRole(
-      `${name}-services`,
+    this.ebsCsiDriver = new ServiceAccountRole(
+      `${name}-ebs-csi`,
+      { ...forAccount(EBS_CSI_CONTROLLER_SA), managedPolicyArns: [EBS_CSI_DRIVER_POLICY] },
+      { parent: this },
+    );
+
+    this.clusterAutoscaler = new ServiceAccountRole(
+      `${name}-cluster-autoscaler`,
       {
-        ...oidc,
-        namespace: args.servicesNamespace,
-        serviceAccount: args.servicesServiceAccount,
-        policy: pulumi.output(args.readableSecretArns).apply((arns) =>
-          JSON.stringify({
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'ReadGavelSecrets',
-                Effect: 'Allow',
-                Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-                Resource: arns,
-              },
-            ],
-          }),
-        ),
+        ...forAccount(CLUSTER_AUTOSCALER_SA),
+        policy: pulumi.output(args.clusterName).apply(clusterAutoscalerPolicy),
       },
       { parent: this },
     );
@@ -122,9 +160,7 @@ export class PlatformRoles extends pulumi.ComponentResource {
       ? new ServiceAccountRole(
           `${name}-cloudwatch-agent`,
           {
-            ...oidc,
-            namespace: CLOUDWATCH_AGENT_SA.namespace,
-            serviceAccount: CLOUDWATCH_AGENT_SA.name,
+            ...forAccount(CLOUDWATCH_AGENT_SA),
             managedPolicyArns: ['arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy'],
           },
           { parent: this },

@@ -1,16 +1,19 @@
 import * as pulumi from '@pulumi/pulumi';
-import { Addons } from './addons.js';
+import { Addons, STORAGE_CLASS } from './addons.js';
 import { Alarms } from './alarms.js';
 import { Cache } from './cache.js';
 import { Cluster } from './cluster.js';
 import { loadPlatformConfig } from './config.js';
 import { Database } from './database.js';
+import { DatabaseRoles } from './database-roles.js';
+import { LatencyLab } from './latency-lab/latency-lab.js';
 import { GeneratedSecret } from './generated-secret.js';
 import { PlatformRoles } from './iam.js';
 import { WorkloadSecrets } from './k8s-secrets.js';
 import { Network } from './network.js';
 import { NodeGroups } from './node-groups.js';
 import { platformOutputs as describePlatform } from './platform-outputs.js';
+import { RDS_CA_BUNDLE, RdsCaBundle } from './rds-ca-bundle.js';
 import { Registry } from './registry.js';
 
 const config = loadPlatformConfig();
@@ -82,6 +85,7 @@ const cache = new Cache(name, {
   nodeType: config.redisNodeType,
   engineVersion: config.redisEngineVersion,
   replicas: config.redisReplicas,
+  clusterMode: config.redisClusterMode,
   snapshotRetentionDays: config.redisSnapshotRetentionDays,
 });
 
@@ -94,36 +98,62 @@ const registry = new Registry(name, { forceDelete: !config.deletionProtection })
 const roles = new PlatformRoles(name, {
   oidcProviderArn: cluster.oidcProviderArn,
   oidcIssuer: cluster.oidcIssuer,
-  servicesNamespace: config.namespace,
-  servicesServiceAccount: config.servicesServiceAccount,
-  readableSecretArns: [database.masterSecretArn, cache.authTokenSecretArn, authSecret.arn],
+  clusterName: cluster.name,
   containerInsights: config.containerInsightsEnabled,
 });
 
-new Addons(name, {
+const addons = new Addons(name, {
   clusterName: cluster.name,
   region: config.region,
   vpcId: network.vpcId,
   provider: cluster.provider,
   nodeGroups: nodeGroups.all.map((pool) => pool.nodeGroup),
   loadBalancerControllerRoleArn: roles.loadBalancerController.arn,
+  ebsCsiDriverRoleArn: roles.ebsCsiDriver.arn,
+  clusterAutoscalerRoleArn: roles.clusterAutoscaler.arn,
+  volumeReclaimPolicy: config.deletionProtection ? 'Retain' : 'Delete',
   ...(roles.cloudwatchAgent ? { cloudwatchAgentRoleArn: roles.cloudwatchAgent.arn } : {}),
   keda: config.kedaEnabled,
 });
 
-const workloadSecrets = new WorkloadSecrets(name, {
-  namespace: config.namespace,
-  podSecurityEnforce: config.podSecurityEnforce,
-  provider: cluster.provider,
-  database: {
+const rdsCa = new RdsCaBundle(`${name}-rds-ca`);
+const appDatabasePassword = new GeneratedSecret(`${name}-db-app`, {
+  description: `password of the gavel_app PostgreSQL role of ${name}`,
+});
+// The application role exists before any Secret hands its URL to a pod.
+const databaseRoles = new DatabaseRoles(
+  name,
+  {
+    provider: cluster.provider,
+    caBundlePem: rdsCa.pem,
     host: database.address,
     port: database.port,
-    name: database.databaseName,
+    database: database.databaseName,
     masterSecretArn: database.masterSecretArn,
+    appPassword: appDatabasePassword.value,
   },
-  redis: { host: cache.host, port: cache.port, authToken: cache.authToken },
-  authSecret: authSecret.value,
-});
+  { dependsOn: [addons] },
+);
+
+const workloadSecrets = new WorkloadSecrets(
+  name,
+  {
+    namespace: config.namespace,
+    podSecurityEnforce: config.podSecurityEnforce,
+    provider: cluster.provider,
+    database: {
+      host: database.address,
+      port: database.port,
+      name: database.databaseName,
+      appPassword: appDatabasePassword.value,
+      caBundlePem: rdsCa.pem,
+    },
+    redis: { host: cache.host, port: cache.port, authToken: cache.authToken },
+    authSecret: authSecret.value,
+    ...(config.metricsNamespace ? { metricsNamespace: config.metricsNamespace } : {}),
+  },
+  { dependsOn: [databaseRoles.job] },
+);
 
 const alarms = new Alarms(name, {
   region: config.region,
@@ -136,7 +166,29 @@ const alarms = new Alarms(name, {
   },
   cacheClusterIds: cache.memberClusterIds,
   containerInsights: config.containerInsightsEnabled,
+  appNamespace: config.namespace,
 });
+
+// Seed 000's topology across VPC boundaries, only while a measurement needs it (it costs by the hour).
+const latencyLab = config.latencyLabEnabled
+  ? new LatencyLab(`${name}-latency`, {
+      region: config.region,
+      namespace: config.namespace,
+      cluster: {
+        vpcId: network.vpcId,
+        cidrBlock: network.cidrBlock,
+        privateSubnetIds: network.privateSubnetIds,
+        privateRouteTableIds: network.privateRouteTableIds,
+        nodeSecurityGroupId: cluster.nodeSecurityGroupId,
+        latencyZone: network.availabilityZones[config.latencyZoneIndex]!,
+      },
+      clientVpcCidr: config.latencyLabClientVpcCidr,
+      latencyRepositoryUrl: registry.repositoryUrls.latency,
+      imageTag: config.latencyLabImageTag,
+      privateDnsName: config.latencyLabPrivateDnsName,
+      logRetentionDays: config.logRetentionDays,
+    })
+  : undefined;
 
 export const kubeconfig = pulumi.secret(cluster.kubeconfigJson);
 export const clusterName = cluster.name;
@@ -144,14 +196,19 @@ export const clusterEndpoint = cluster.endpoint;
 export const vpcId = network.vpcId;
 export const databaseEndpoint = pulumi.interpolate`${database.address}:${database.port}`;
 export const redisEndpoint = pulumi.interpolate`${cache.host}:${cache.port}`;
+export const redisClusterMode = cache.clusterMode;
 export const databaseMasterSecretArn = database.masterSecretArn;
 export const redisAuthTokenSecretArn = cache.authTokenSecretArn;
 export const authSecretArn = authSecret.arn;
 export const ecrRepositoryUrls = registry.repositoryUrls;
 export const nodePools = nodeGroups.pools;
-export const servicesRoleArn = roles.services.arn;
+export const databaseAppPasswordSecretArn = appDatabasePassword.arn;
 export const alarmTopicArn = alarms.topicArn;
 export const dashboardName = alarms.dashboardName;
+export const latencyLabTargets = latencyLab?.outputs.targets;
+export const latencyLabEndpointServiceName = latencyLab?.endpointServiceName;
+export const latencyLabAgentLogGroup = latencyLab?.agentLogGroupName;
+export const latencyLabAgentCluster = latencyLab?.agentClusterName;
 export const platformOutputs = describePlatform({
   stack: config.stack,
   region: config.region,
@@ -162,15 +219,22 @@ export const platformOutputs = describePlatform({
     port: database.port,
     name: database.databaseName,
     secretName: workloadSecrets.names.database,
+    caBundle: RDS_CA_BUNDLE,
   },
   redis: {
     host: cache.host,
     port: cache.port,
     tls: true,
+    clusterMode: cache.clusterMode,
     secretName: workloadSecrets.names.redis,
   },
   authSecretName: workloadSecrets.names.auth,
   images: registry.repositoryUrls,
   nodePools: nodeGroups.pools,
+  vpcCidr: network.cidrBlock,
+  storageClassName: STORAGE_CLASS,
+  allowedOrigins: config.allowedOrigins,
+  ...(config.metricsNamespace ? { metricsNamespace: config.metricsNamespace } : {}),
   ...(config.certificateArn ? { certificateArn: config.certificateArn } : {}),
+  ...(latencyLab ? { latencyLab: latencyLab.outputs } : {}),
 });

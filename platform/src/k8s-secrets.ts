@@ -1,6 +1,7 @@
-import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { APP_DATABASE_ROLE } from './database-roles.js';
+import { RDS_CA_BUNDLE, rdsCaBundlePath } from './rds-ca-bundle.js';
 
 /** Names of the Kubernetes Secrets charts-ts mounts; each holds one key of the same meaning. */
 export const SECRET_NAMES = {
@@ -18,9 +19,13 @@ export interface WorkloadSecretsArgs {
     readonly host: pulumi.Input<string>;
     readonly port: pulumi.Input<number>;
     readonly name: pulumi.Input<string>;
-    /** The RDS-managed secret, JSON {username, password}. */
-    readonly masterSecretArn: pulumi.Input<string>;
+    /** Password of the application role (database-roles.ts sets it in PostgreSQL). */
+    readonly appPassword: pulumi.Input<string>;
+    /** The RDS CA bundle that DATABASE_URL verifies the server against. */
+    readonly caBundlePem: pulumi.Input<string>;
   };
+  /** A Namespace label that the metrics scraper's NetworkPolicy peers name, if any. */
+  readonly metricsNamespace?: string;
   readonly redis: {
     readonly host: pulumi.Input<string>;
     readonly port: number;
@@ -29,19 +34,22 @@ export interface WorkloadSecretsArgs {
   readonly authSecret: pulumi.Input<string>;
 }
 
-/** postgres:// URL with TLS required; credentials percent-encoded (RDS passwords have symbols). */
+/**
+ * postgres:// URL that verifies the server: sslmode=verify-full against the RDS CA bundle the
+ * pods mount (node-postgres reads the sslrootcert file itself). Credentials percent-encoded.
+ */
 export function databaseUrl(parts: {
   username: string;
   password: string;
   host: string;
   port: number;
   name: string;
+  caFile: string;
 }): string {
   const user = encodeURIComponent(parts.username);
   const password = encodeURIComponent(parts.password);
-  // node-postgres reads sslmode=require as verify-full unless asked for libpq semantics; the RDS
-  // CA is not in Node's trust store, so keep libpq's "encrypted, not verified" meaning.
-  return `postgres://${user}:${password}@${parts.host}:${parts.port}/${parts.name}?sslmode=require&uselibpqcompat=true`;
+  const query = new URLSearchParams({ sslmode: 'verify-full', sslrootcert: parts.caFile });
+  return `postgres://${user}:${password}@${parts.host}:${parts.port}/${parts.name}?${query}`;
 }
 
 /** rediss:// URL (TLS) carrying the AUTH token as the password. */
@@ -50,8 +58,9 @@ export function redisUrl(parts: { host: string; port: number; authToken: string 
 }
 
 /**
- * The `gavel` namespace (Pod Security labels) and the three Secrets the services read:
- * DATABASE_URL, REDIS_URL and AUTH_SECRET. Values are copies taken at `pulumi up`.
+ * The `gavel` namespace (Pod Security labels; the load balancer controller's readiness gates),
+ * the three Secrets the services read (DATABASE_URL, REDIS_URL, AUTH_SECRET; copies taken at
+ * `pulumi up`) and the RDS CA bundle ConfigMap DATABASE_URL verifies against.
  */
 export class WorkloadSecrets extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
@@ -70,32 +79,39 @@ export class WorkloadSecrets extends pulumi.ComponentResource {
             'pod-security.kubernetes.io/enforce': args.podSecurityEnforce,
             'pod-security.kubernetes.io/audit': 'restricted',
             'pod-security.kubernetes.io/warn': 'restricted',
+            // The AWS Load Balancer Controller injects a target-health readiness gate into pods
+            // here: a rollout waits until new pods are healthy in the ALB/NLB target groups.
+            'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled',
           },
         },
       },
       onCluster,
     );
     this.namespace = namespace.metadata.name;
+    if (args.metricsNamespace) {
+      new k8s.core.v1.Namespace(`${name}-metrics`, { metadata: { name: args.metricsNamespace } }, onCluster);
+    }
 
-    const master = aws.secretsmanager.getSecretVersionOutput(
-      { secretId: args.database.masterSecretArn },
-      { parent: this },
+    new k8s.core.v1.ConfigMap(
+      `${name}-rds-ca`,
+      {
+        metadata: { name: RDS_CA_BUNDLE.configMapName, namespace: this.namespace },
+        data: { [RDS_CA_BUNDLE.key]: args.database.caBundlePem },
+      },
+      onCluster,
     );
     const databaseUrlValue = pulumi
-      .all([master.secretString, args.database.host, args.database.port, args.database.name])
-      .apply(([secretString, host, port, dbName]) => {
-        const credentials = JSON.parse(secretString) as { username?: string; password?: string };
-        if (!credentials.username || !credentials.password) {
-          throw new Error('the RDS master secret has no username/password');
-        }
-        return databaseUrl({
-          username: credentials.username,
-          password: credentials.password,
+      .all([args.database.appPassword, args.database.host, args.database.port, args.database.name])
+      .apply(([password, host, port, dbName]) =>
+        databaseUrl({
+          username: APP_DATABASE_ROLE,
+          password,
           host,
           port,
           name: dbName,
-        });
-      });
+          caFile: rdsCaBundlePath,
+        }),
+      );
     const redisUrlValue = pulumi
       .all([args.redis.host, args.redis.authToken])
       .apply(([host, authToken]) => redisUrl({ host, port: args.redis.port, authToken }));

@@ -19,15 +19,20 @@ export interface NetworkArgs {
  */
 export class Network extends pulumi.ComponentResource {
   readonly vpcId: pulumi.Output<string>;
+  /** The VPC's IPv4 block (the load balancers, RDS and ElastiCache all live inside it). */
+  readonly cidrBlock: string;
   readonly availabilityZones: pulumi.Output<string>[];
   readonly publicSubnetIds: pulumi.Output<string>[];
   readonly privateSubnetIds: pulumi.Output<string>[];
+  /** Route tables of the private subnets (a peered VPC's routes go there). */
+  readonly privateRouteTableIds: pulumi.Output<string>[];
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('gavel:platform:Network', name, {}, opts);
     const parent = { parent: this };
     const [a, b] = args.cidrBlock.split('.');
     const clusterTag = { [`kubernetes.io/cluster/${args.clusterName}`]: 'shared' };
+    this.cidrBlock = args.cidrBlock;
 
     const zones = aws.getAvailabilityZonesOutput(
       {
@@ -113,11 +118,14 @@ export class Network extends pulumi.ComponentResource {
       if (!nat) throw new Error('no NAT gateway for private subnet');
       const routes = new aws.ec2.RouteTable(
         `${name}-private-${i}`,
-        {
-          vpcId: vpc.id,
-          routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }],
-          tags: { Name: `${name}-private-${i}` },
-        },
+        { vpcId: vpc.id, tags: { Name: `${name}-private-${i}` } },
+        parent,
+      );
+      // A standalone route, not an inline one: a table with inline routes owns all of its
+      // routes and would delete the latency lab's peering routes on the next update.
+      new aws.ec2.Route(
+        `${name}-private-${i}-egress`,
+        { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: nat.id },
         parent,
       );
       privateRouteTables.push(routes);
@@ -142,6 +150,8 @@ export class Network extends pulumi.ComponentResource {
       );
       return subnet.id;
     });
+
+    this.privateRouteTableIds = privateRouteTables.map((table) => table.id);
 
     // Image layers come from S3: the gateway endpoint keeps ECR pulls off the NAT bill.
     new aws.ec2.VpcEndpoint(

@@ -9,8 +9,49 @@ import {
 } from '@gavel/shared';
 import type { PlatformOutputs } from '@gavel/shared';
 
-type NodePoolShape = PlatformOutputs['nodePools']['general'];
+type NodePoolShape = Omit<PlatformOutputs['nodePools']['general'], 'maxSize'>;
 type Taint = NodePoolShape['taints'][number];
+
+/**
+ * Kubelet settings of the latency pool: the static CPU manager gives a Guaranteed pod with whole
+ * CPUs exclusive cores, and full-pcpus-only hands out both hyperthreads of a core together, so
+ * the echo server never shares a physical core with anything else.
+ */
+export const LATENCY_KUBELET = {
+  cpuManagerPolicy: 'static',
+  cpuManagerPolicyOptions: { 'full-pcpus-only': 'true' },
+} as const;
+
+/**
+ * User data of a managed node group's launch template on AL2023: a MIME part holding a nodeadm
+ * NodeConfig, which EKS merges with its own (cluster endpoint, CA) before the node joins.
+ */
+export function nodeadmUserData(kubelet: Readonly<Record<string, unknown>>): string {
+  const boundary = 'GAVEL-NODEADM';
+  const nodeConfig = [
+    'apiVersion: node.eks.aws/v1alpha1',
+    'kind: NodeConfig',
+    'spec:',
+    '  kubelet:',
+    '    config:',
+    ...JSON.stringify(kubelet, null, 2)
+      .split('\n')
+      .map((line) => `      ${line}`),
+  ].join('\n');
+  const text = [
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: application/node.eks.aws',
+    '',
+    nodeConfig,
+    '',
+    `--${boundary}--`,
+    '',
+  ].join('\n');
+  return Buffer.from(text, 'utf8').toString('base64');
+}
 
 /** The label and taint of each pool; the latency pools are tainted so only the lab lands there. */
 export const NODE_POOLS = {
@@ -40,6 +81,13 @@ export interface NodePoolArgs {
   readonly maxSize: number;
   readonly volumeSizeGb: number;
   readonly pool: NodePoolShape;
+  /** KubeletConfiguration fields set through nodeadm. @default {} (the AMI's defaults) */
+  readonly kubelet?: Readonly<Record<string, unknown>>;
+  /**
+   * The Cluster Autoscaler owns the node count between min and max: `pulumi up` must not reset
+   * it to desiredSize. @default false
+   */
+  readonly autoscaled?: boolean;
 }
 
 /**
@@ -74,6 +122,7 @@ export class NodePool extends pulumi.ComponentResource {
           },
         ],
         vpcSecurityGroupIds: [args.nodeSecurityGroupId],
+        ...(args.kubelet ? { userData: nodeadmUserData(args.kubelet) } : {}),
         tagSpecifications: [{ resourceType: 'instance', tags: { Name: name } }],
         updateDefaultVersion: true,
       },
@@ -104,7 +153,7 @@ export class NodePool extends pulumi.ComponentResource {
         launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
         updateConfig: { maxUnavailable: 1 },
       },
-      { parent: this },
+      { parent: this, ...(args.autoscaled ? { ignoreChanges: ['scalingConfig.desiredSize'] } : {}) },
     );
 
     this.registerOutputs({ nodeGroupName: this.nodeGroup.nodeGroupName });
@@ -184,7 +233,13 @@ export class NodeGroups extends pulumi.ComponentResource {
 
     this.general = new NodePool(
       `${name}-${GENERAL_POOL}`,
-      { ...common, subnetIds: args.privateSubnetIds, ...args.general, pool: NODE_POOLS.general },
+      {
+        ...common,
+        subnetIds: args.privateSubnetIds,
+        ...args.general,
+        pool: NODE_POOLS.general,
+        autoscaled: true,
+      },
       childOpts,
     );
 
@@ -198,6 +253,7 @@ export class NodeGroups extends pulumi.ComponentResource {
         instanceType: args.latency.instanceType,
         ...fixedSize(args.latency.nodeCount),
         pool: NODE_POOLS.latency,
+        kubelet: LATENCY_KUBELET,
       },
       childOpts,
     );
@@ -217,9 +273,11 @@ export class NodeGroups extends pulumi.ComponentResource {
       : undefined;
 
     this.pools = {
-      general: NODE_POOLS.general,
-      latency: NODE_POOLS.latency,
-      ...(this.latencyClients ? { latencyClients: NODE_POOLS.latencyClients } : {}),
+      general: { ...NODE_POOLS.general, maxSize: args.general.maxSize },
+      latency: { ...NODE_POOLS.latency, maxSize: args.latency.nodeCount },
+      ...(args.latencyClients
+        ? { latencyClients: { ...NODE_POOLS.latencyClients, maxSize: args.latencyClients.nodeCount } }
+        : {}),
     };
     this.all = [this.general, this.latency, ...(this.latencyClients ? [this.latencyClients] : [])];
     this.registerOutputs({});

@@ -13,7 +13,7 @@ export interface RegistryArgs {
   readonly forceDelete: boolean;
 }
 
-/** ECR repositories, scanned on push, keeping the last {@link IMAGES_KEPT} images. */
+/** ECR repositories with immutable tags, scanned on push, keeping the last {@link IMAGES_KEPT} images. */
 export class Registry extends pulumi.ComponentResource {
   readonly repositoryUrls: Record<ServiceImage, pulumi.Output<string>>;
 
@@ -36,7 +36,9 @@ export class Registry extends pulumi.ComponentResource {
         {
           name: `${name}/${service}`,
           imageScanningConfiguration: { scanOnPush: true },
-          imageTagMutability: 'MUTABLE',
+          // Tags are versions (package version + git sha) pulled with IfNotPresent: a tag
+          // pushed twice would leave nodes running different images under one name.
+          imageTagMutability: 'IMMUTABLE',
           encryptionConfigurations: [{ encryptionType: 'AES256' }],
           forceDelete: args.forceDelete,
         },

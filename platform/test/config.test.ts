@@ -42,8 +42,17 @@ describe('loadPlatformConfig', () => {
       logRetentionDays: '10',
       natGatewayPerAz: 'maybe',
       azCount: '4',
+      allowedOrigins: '["gavel.example.com/path"]',
+      metricsNamespace: 'Not A Namespace',
     });
-    for (const key of ['vpcCidr', 'logRetentionDays', 'natGatewayPerAz', 'azCount']) {
+    for (const key of [
+      'vpcCidr',
+      'logRetentionDays',
+      'natGatewayPerAz',
+      'azCount',
+      'allowedOrigins',
+      'metricsNamespace',
+    ]) {
       expect(message).toContain(`gavel-platform:${key}`);
     }
   });
@@ -53,6 +62,41 @@ describe('loadPlatformConfig', () => {
     for (const key of ['generalDesiredSize', 'latencyZoneIndex', 'dbMaxAllocatedStorageGb']) {
       expect(message).toContain(`gavel-platform:${key}`);
     }
+  });
+
+  it('refuses a latency lab without an image tag or with a client VPC overlapping the cluster VPC', () => {
+    const message = failure({ latencyLabEnabled: 'true', latencyLabClientVpcCidr: '10.0.0.0/16' });
+    expect(message).toMatch(/gavel-platform:latencyLabImageTag: must name the latency image tag/);
+    expect(message).toMatch(/gavel-platform:latencyLabClientVpcCidr: overlaps vpcCidr 10\.0\.0\.0\/16/);
+    pulumi.runtime.setAllConfig(
+      stackConfig('prod', { latencyLabEnabled: 'true', latencyLabImageTag: '0.1.0-abc1234' }),
+    );
+    expect(loadPlatformConfig()).toMatchObject({
+      latencyLabEnabled: true,
+      latencyLabClientVpcCidr: '10.1.0.0/16',
+    });
+    // Off, the lab's keys are not checked against each other.
+    pulumi.runtime.setAllConfig(stackConfig('dev', { latencyLabClientVpcCidr: '10.0.0.0/16' }));
+    expect(loadPlatformConfig().latencyLabEnabled).toBe(false);
+  });
+
+  it('reads redisClusterMode as shards and replicas per shard, or off', () => {
+    pulumi.runtime.setAllConfig(stackConfig('prod'));
+    expect(loadPlatformConfig().redisClusterMode).toEqual({ shards: 3, replicasPerShard: 1 });
+    pulumi.runtime.setAllConfig(stackConfig('dev'));
+    expect(loadPlatformConfig().redisClusterMode).toBeNull();
+    for (const bad of [
+      '3',
+      '{"shards":0,"replicasPerShard":1}',
+      '{"shards":3}',
+      '{"shards":3,"replicasPerShard":9}',
+    ]) {
+      expect(failure({ redisClusterMode: bad })).toContain('gavel-platform:redisClusterMode');
+    }
+    // Replicas are per shard in cluster mode; the cluster-mode-off count would be ignored.
+    expect(failure({ redisClusterMode: '{"shards":2,"replicasPerShard":1}', redisReplicas: '1' })).toContain(
+      'gavel-platform:redisReplicas',
+    );
   });
 
   it('refuses a stack with a key missing', () => {

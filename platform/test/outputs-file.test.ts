@@ -44,7 +44,8 @@ describe('writePlatformOutputs', () => {
   });
 });
 
-describe('npm run outputs (with a stand-in pulumi on PATH)', () => {
+// Each case starts node + tsx; on a shared machine that alone can take tens of seconds.
+describe('npm run outputs (with a stand-in pulumi on PATH)', { timeout: 180_000 }, () => {
   const fakePulumi = (name: string, script: string) => {
     const dir = join(work, name);
     spawnSync('mkdir', ['-p', dir]);
@@ -57,7 +58,7 @@ describe('npm run outputs (with a stand-in pulumi on PATH)', () => {
       cwd: projectDir,
       env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, INIT_CWD: work },
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 170_000,
     });
 
   it('asks pulumi for the masked platformOutputs of the stack and writes the file', () => {

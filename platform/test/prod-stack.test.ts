@@ -8,6 +8,6 @@ describeStack('prod', {
   dbMultiAz: true,
   deletionProtection: true,
   dbBackupRetentionDays: 14,
-  redisNodes: 2,
+  redis: { clusterShards: 3, nodesPerShard: 2 },
   logRetentionDays: 90,
 });

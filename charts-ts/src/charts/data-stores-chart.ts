@@ -30,9 +30,13 @@ export type Setting = { readonly value: string } | { readonly secret: SecretKeyR
 /** How services reach the data stores; the same in-cluster hostnames in both profiles. */
 export interface DataStoreEndpoints {
   readonly redisUrl: Setting;
+  /** REDIS_URL names a Redis Cluster (ElastiCache cluster mode): REDIS_CLUSTER=true. */
+  readonly redisCluster: boolean;
   readonly databaseUrl: Setting;
   /** Extra variables from Secrets (kind: PGPASSWORD, which node-postgres reads by itself). */
   readonly secretEnv: Readonly<Record<string, SecretKeyRef>>;
+  /** A CA bundle DATABASE_URL verifies the server with, mounted into every pod that reads it. */
+  readonly databaseCa?: { readonly configMapName: string; readonly mountPath: string };
 }
 
 /** Both official images run as their `redis`/`postgres` user, uid 999, when started non-root. */
@@ -70,20 +74,26 @@ export class DataStoresChart extends Chart {
       // The URLs carry credentials, so they come whole from the platform's Secrets.
       this.endpoints = {
         redisUrl: { secret: stores.redisUrl },
+        redisCluster: stores.redisCluster,
         databaseUrl: { secret: stores.databaseUrl },
         secretEnv: {},
+        databaseCa: {
+          configMapName: stores.databaseCa.configMapName,
+          mountPath: stores.databaseCa.mountPath,
+        },
       };
       return;
     }
 
-    const redis = this.inClusterRedis(stores);
-    const postgres = this.inClusterPostgres(stores);
+    const redis = this.inClusterRedis(stores, config.storageClassName);
+    const postgres = this.inClusterPostgres(stores, config.storageClassName);
     this.redisService = redis.service;
     this.redisPods = redis.statefulSet;
     this.postgresService = postgres.service;
     this.postgresPods = postgres.statefulSet;
     this.endpoints = {
       redisUrl: { value: `redis://${this.redisService.name}:${PORTS.redis}` },
+      redisCluster: false,
       // No password in the URL: node-postgres takes it from PGPASSWORD (a Secret reference).
       databaseUrl: { value: `postgres://postgres@${this.postgresService.name}:${PORTS.postgres}/gavel` },
       secretEnv: { PGPASSWORD: stores.postgresPassword },
@@ -152,11 +162,15 @@ export class DataStoresChart extends Chart {
       container.mount(path, volume);
     }
     completeRestrictedPod(statefulSet);
-    addDataVolumeClaim(statefulSet, { mountPath: spec.dataPath, sizeGi: spec.storageGi });
+    addDataVolumeClaim(statefulSet, {
+      mountPath: spec.dataPath,
+      sizeGi: spec.storageGi,
+      ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
+    });
     return { service, statefulSet };
   }
 
-  private inClusterRedis(stores: InClusterDataStores) {
+  private inClusterRedis(stores: InClusterDataStores, storageClassName?: string) {
     return this.store('Redis', 'redis', {
       image: stores.redisImage,
       port: PORTS.redis,
@@ -165,10 +179,11 @@ export class DataStoresChart extends Chart {
       healthCommand: ['redis-cli', 'ping'],
       dataPath: '/data',
       storageGi: stores.storageGi,
+      storageClassName,
     });
   }
 
-  private inClusterPostgres(stores: InClusterDataStores) {
+  private inClusterPostgres(stores: InClusterDataStores, storageClassName?: string) {
     const password = Secret.fromSecretName(this, 'PostgresPassword', stores.postgresPassword.name);
     return this.store('Postgres', 'postgres', {
       image: stores.postgresImage,
@@ -184,6 +199,7 @@ export class DataStoresChart extends Chart {
       // The unix socket directory must be writable under a read-only root filesystem.
       writablePaths: ['/var/run/postgresql'],
       storageGi: stores.storageGi,
+      storageClassName,
     });
   }
 }
@@ -197,4 +213,5 @@ interface StoreSpec {
   readonly dataPath: string;
   readonly writablePaths?: string[];
   readonly storageGi: number;
+  readonly storageClassName?: string | undefined;
 }

@@ -48,15 +48,20 @@ export class GavelChart extends Chart {
       EVENT_PREFIX: config.env.eventPrefix,
       // One stream replica per NATS node: losing a node loses no accepted bid.
       NATS_STREAM_REPLICAS: String(config.nats.replicas),
-      // The api sits behind the ALB (eks) or ingress-nginx (kind): per-IP limits need X-Forwarded-For.
+      // api and broadcast sit behind the ALB (eks) or ingress-nginx (kind): per-IP limits need X-Forwarded-For.
       TRUST_PROXY: 'true',
       REDIS_PREFIX: config.env.redisPrefix,
+      // Wired from the platform's outputs: ElastiCache in cluster mode needs the cluster client.
+      REDIS_CLUSTER: String(dataStores.redisCluster),
       AUTH_MODE: config.env.authMode,
       BID_STRATEGY: config.env.bidStrategy,
       DEV_TOKENS: String(config.env.devTokens),
       AUTO_OPEN_ITEMS: String(config.env.autoOpenItems),
       DRAIN_TIMEOUT_S: String(config.env.drainTimeoutS),
       CHAT_RETENTION_HOURS: String(config.env.chatRetentionHours),
+      ...(config.env.allowedOrigins.length > 0
+        ? { ALLOWED_ORIGINS: config.env.allowedOrigins.join(',') }
+        : {}),
     };
     const secretRefs: Record<string, SecretKeyRef> = {
       AUTH_SECRET: config.authSecret,
@@ -93,17 +98,24 @@ export class GavelChart extends Chart {
           return [name, EnvValue.fromConfigMap(this.configMap, name)];
         }),
       );
-    const common = [
-      'LOG_LEVEL',
-      'NATS_URL',
-      'NATS_STREAM',
-      'EVENT_PREFIX',
-      'NATS_STREAM_REPLICAS',
-      'REDIS_PREFIX',
-      'REDIS_URL',
-      'DATABASE_URL',
-    ];
-    const pgPassword = 'PGPASSWORD' in secretRefs ? ['PGPASSWORD'] : [];
+    const nats = ['LOG_LEVEL', 'NATS_URL', 'NATS_STREAM', 'EVENT_PREFIX', 'NATS_STREAM_REPLICAS'];
+    const redis = ['REDIS_PREFIX', 'REDIS_URL', 'REDIS_CLUSTER'];
+    const postgres = ['DATABASE_URL', ...('PGPASSWORD' in secretRefs ? ['PGPASSWORD'] : [])];
+    // Pods that read DATABASE_URL mount the CA bundle its sslrootcert names.
+    const databaseCa = dataStores.databaseCa
+      ? {
+          configMapMounts: [
+            {
+              configMapName: dataStores.databaseCa.configMapName,
+              mountPath: dataStores.databaseCa.mountPath,
+            },
+          ],
+        }
+      : {};
+    const preStop = {
+      // preStop first (leave endpoints and target groups), then SIGTERM starts the drain.
+      preStopSleepS: PRE_STOP_SLEEP_S,
+    };
 
     const apiMetrics = [Metric.resourceCpu(MetricTarget.averageUtilization(70))];
     if (config.features.metricsAdapter) {
@@ -116,8 +128,9 @@ export class GavelChart extends Chart {
       imagePullPolicy: config.imagePullPolicy,
       port: PORTS.api,
       env: env(
-        ...common,
-        ...pgPassword,
+        ...nats,
+        ...redis,
+        ...postgres,
         'AUTH_MODE',
         'AUTH_SECRET',
         'BID_STRATEGY',
@@ -128,6 +141,14 @@ export class GavelChart extends Chart {
       sizing: config.sizing.api,
       autoscaling: { metrics: apiMetrics },
       disruptionBudget: true,
+      ...preStop,
+      ...databaseCa,
+      // The ALB keeps a deregistering target's connections this long (default 300 s), shorter
+      // than the pod's 30 s grace period, so no request is cut by the kill.
+      serviceAnnotations:
+        config.ingress.kind === 'alb'
+          ? { 'alb.ingress.kubernetes.io/target-group-attributes': 'deregistration_delay.timeout_seconds=20' }
+          : {},
     });
 
     // Sockets are long-lived: scale down slowly, one pod at a time, so reconnect storms stay small.
@@ -145,7 +166,17 @@ export class GavelChart extends Chart {
         imagePullPolicy: config.imagePullPolicy,
         port: PORTS.broadcast,
         env: {
-          ...env(...common, ...pgPassword, 'AUTH_MODE', 'AUTH_SECRET', 'DRAIN_TIMEOUT_S'),
+          ...env(
+            ...nats,
+            ...redis,
+            ...postgres,
+            'AUTH_MODE',
+            'AUTH_SECRET',
+            'DRAIN_TIMEOUT_S',
+            // Behind the ALB every client would otherwise share its address (the per-address cap).
+            'TRUST_PROXY',
+            ...('ALLOWED_ORIGINS' in plain ? ['ALLOWED_ORIGINS'] : []),
+          ),
           BROADCAST_COLOR: EnvValue.fromValue(color),
         },
         sizing: config.sizing.broadcast,
@@ -157,9 +188,10 @@ export class GavelChart extends Chart {
           scaleDown: broadcastScaleDown,
         },
         disruptionBudget: true,
-        // preStop first (leave endpoints and target groups), then SIGTERM starts the drain:
-        // readiness goes false, clients get server:draining and reconnect elsewhere.
-        preStopSleepS: PRE_STOP_SLEEP_S,
+        // After the preStop sleep, SIGTERM starts the drain: readiness goes false, clients get
+        // server:draining and reconnect elsewhere.
+        ...preStop,
+        ...databaseCa,
         terminationGracePeriod: Duration.seconds(PRE_STOP_SLEEP_S + drainS + EXIT_MARGIN_S),
         serviceAnnotations: config.ingress.kind === 'alb' ? broadcastTargetGroupAnnotations(drainS) : {},
       });
@@ -171,7 +203,9 @@ export class GavelChart extends Chart {
       image: config.images.archival,
       imagePullPolicy: config.imagePullPolicy,
       port: PORTS.archival,
-      env: env(...common, ...pgPassword, 'CHAT_RETENTION_HOURS'),
+      // The worker reads NATS and writes PostgreSQL only: no Redis credentials.
+      env: env(...nats, ...postgres, 'CHAT_RETENTION_HOURS'),
+      ...databaseCa,
       sizing: config.sizing.archival,
       ...(config.features.keda
         ? { externallyScaled: true }

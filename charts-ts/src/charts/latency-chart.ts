@@ -13,8 +13,16 @@ import {
   type Workload,
 } from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { PORTS, type ChartConfig, type LatencyLoadBalancer, type NodePool } from '../config.js';
+import {
+  PORTS,
+  PRE_STOP_SLEEP_S,
+  type ChartConfig,
+  type LatencyLoadBalancer,
+  type NodePool,
+} from '../config.js';
 import { GavelService } from '../constructs/gavel-service.js';
+import { LatencyCompareJob } from '../constructs/latency-compare-job.js';
+import { LatencyLabBindings } from '../constructs/latency-lab-bindings.js';
 
 const EFFECTS: Record<string, TaintEffect> = {
   NoSchedule: TaintEffect.NO_SCHEDULE,
@@ -39,6 +47,8 @@ export class LatencyChart extends Chart {
   readonly server: GavelService;
   readonly client: GavelService;
   readonly loadBalancer?: Service;
+  /** With the platform's latency lab: its target group bindings and the compare CronJob. */
+  readonly lab?: { readonly bindings: LatencyLabBindings; readonly compare: LatencyCompareJob };
 
   constructor(scope: Construct, id: string, config: ChartConfig) {
     super(scope, id, { namespace: config.namespace });
@@ -52,7 +62,10 @@ export class LatencyChart extends Chart {
       port: PORTS.latencyServer,
       env: logLevel,
       sizing: config.sizing.latencyServer,
+      // Never more pods than latency nodes (the platform's pool size): one server per node.
       autoscaling: { metrics: [Metric.resourceCpu(MetricTarget.averageUtilization(70))] },
+      // The NLB registers pod IPs: leave its target group before the server stops.
+      preStopSleepS: PRE_STOP_SLEEP_S,
     });
     const server = this.server.deployment;
     // Pinned by nodeSelector (exact label match) plus a toleration for the pool's taint.
@@ -63,7 +76,25 @@ export class LatencyChart extends Chart {
     // One server per node: two would share the NIC and the cores being measured.
     server.scheduling.spread({ topology: Topology.HOSTNAME });
 
-    if (config.latencyLoadBalancer) {
+    if (config.latencyLab) {
+      // The lab's NLB and ALB (the platform's, so PrivateLink can publish the NLB) stand in for
+      // the controller's NLB: one set of load balancers per path, none paid for twice.
+      this.lab = {
+        bindings: new LatencyLabBindings(this, 'Lab', {
+          lab: config.latencyLab.lab,
+          server,
+          service: this.server.service!,
+        }),
+        compare: new LatencyCompareJob(this, 'Compare', {
+          config: config.latencyLab,
+          image: config.images.latency,
+          imagePullPolicy: config.imagePullPolicy,
+          sizing: config.sizing.latencyClient.resources,
+          latencyPool: config.latencyPool,
+          ...(config.latencyClientPool ? { clientPool: config.latencyClientPool } : {}),
+        }),
+      };
+    } else if (config.latencyLoadBalancer) {
       this.loadBalancer = new Service(this, 'LoadBalancer', {
         metadata: {
           name: 'latency-server-nlb',
@@ -130,6 +161,9 @@ function nlbAnnotations(lb: LatencyLoadBalancer): Record<string, string> {
     'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
     'service.beta.kubernetes.io/aws-load-balancer-scheme': lb.scheme,
     'service.beta.kubernetes.io/aws-load-balancer-attributes': 'load_balancing.cross_zone.enabled=true',
+    // Sources stay the NLB's VPC addresses, which is what the NetworkPolicy admits.
+    'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes':
+      'preserve_client_ip.enabled=false',
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': 'traffic-port',
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/readyz',

@@ -1,12 +1,19 @@
 import { Chart } from 'cdk8s';
-import { NetworkPolicy, NetworkPolicyPort, type INetworkPolicyPeer, type IPodSelector } from 'cdk8s-plus-27';
+import { LATENCY_AGENT_PORT } from '@gavel/shared';
+import {
+  NetworkPolicy,
+  NetworkPolicyPort,
+  Pods,
+  type INetworkPolicyPeer,
+  type IPodSelector,
+} from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import { PORTS, type ChartConfig } from '../config.js';
 import {
+  addressBlock,
   anywhere,
   INGRESS_NGINX_NAMESPACE,
   KEDA_NAMESPACE,
-  MONITORING_NAMESPACE,
   namespaceNamed,
 } from '../constructs/network-peers.js';
 import type { DataStoresChart } from './data-stores-chart.js';
@@ -46,11 +53,15 @@ export class NetworkPoliciesChart extends Chart {
         egress: { rules: egress.map((f) => ({ peer: f.peer, ports: [tcp(f.port)] })) },
       });
 
-    const monitoring = namespaceNamed(this, 'Monitoring', MONITORING_NAMESPACE);
-    // Where public traffic comes from: the ALB/NLB in ip mode (VPC addresses), or ingress-nginx.
+    // Scrapes of /metrics, from the namespace of the Prometheus there is (none: no such rule).
+    const scraper = config.metricsNamespace
+      ? namespaceNamed(this, 'Monitoring', config.metricsNamespace)
+      : undefined;
+    const scrape = (port: number): Flow[] => (scraper ? [{ peer: scraper, port }] : []);
+    // Where public traffic comes from: the ALB in ip mode (its nodes' VPC addresses), or ingress-nginx.
     const edge =
       config.ingress.kind === 'alb'
-        ? anywhere(this, 'Edge')
+        ? addressBlock(this, 'Edge', config.ingress.sourceCidr)
         : namespaceNamed(this, 'IngressNginx', INGRESS_NGINX_NAMESPACE);
     const api = gavel.api.deployment;
     const broadcasts = [gavel.broadcast.blue.deployment, gavel.broadcast.green.deployment];
@@ -60,7 +71,10 @@ export class NetworkPoliciesChart extends Chart {
     const latencyClient = latency.client.deployment;
 
     // In-cluster stores are pods; RDS and ElastiCache are VPC addresses outside the cluster.
-    const outside = config.dataStores.kind === 'external' ? anywhere(this, 'Vpc') : undefined;
+    const outside =
+      config.dataStores.kind === 'external'
+        ? addressBlock(this, 'Vpc', config.dataStores.vpcCidr)
+        : undefined;
     const redisPeer = dataStores.redisPods ?? outside!;
     const postgresPeer = dataStores.postgresPods ?? outside!;
     const redis: Flow = { peer: redisPeer, port: PORTS.redis };
@@ -70,11 +84,7 @@ export class NetworkPoliciesChart extends Chart {
     allow(
       'api',
       api,
-      [
-        { peer: edge, port: PORTS.api },
-        { peer: latencyClient, port: PORTS.api },
-        { peer: monitoring, port: PORTS.api },
-      ],
+      [{ peer: edge, port: PORTS.api }, { peer: latencyClient, port: PORTS.api }, ...scrape(PORTS.api)],
       [redis, postgres, natsClient],
     );
     for (const broadcast of broadcasts) {
@@ -84,29 +94,61 @@ export class NetworkPoliciesChart extends Chart {
         [
           { peer: edge, port: PORTS.broadcast },
           { peer: latencyClient, port: PORTS.broadcast },
-          { peer: monitoring, port: PORTS.broadcast },
+          ...scrape(PORTS.broadcast),
         ],
         [redis, postgres, natsClient],
       );
     }
-    allow('archival', archival, [{ peer: monitoring, port: PORTS.archival }], [postgres, natsClient]);
+    allow('archival', archival, scrape(PORTS.archival), [postgres, natsClient]);
 
     const natsIngress: Flow[] = [
       ...[api, ...broadcasts, archival].map((peer) => ({ peer, port: PORTS.natsClient })),
       { peer: natsPods, port: PORTS.natsCluster },
-      { peer: monitoring, port: PORTS.natsMonitor },
+      ...scrape(PORTS.natsMonitor),
     ];
     if (config.features.keda)
       natsIngress.push({ peer: namespaceNamed(this, 'Keda', KEDA_NAMESPACE), port: PORTS.natsMonitor });
     allow('nats', natsPods, natsIngress, [{ peer: natsPods, port: PORTS.natsCluster }]);
 
+    // The lab's compare Job: the server directly (pod IP, ClusterIP), the lab NLB and ALB in the
+    // VPC, and the agent in the client VPC across the peering.
+    const labCompare = latency.lab
+      ? Pods.select(this, 'LatencyCompare', { labels: latency.lab.compare.podLabels })
+      : undefined;
+    if (labCompare && config.latencyLab && config.latencyLoadBalancer) {
+      allow(
+        'latency-compare',
+        labCompare,
+        [],
+        [
+          { peer: latencyServer, port: PORTS.latencyServer },
+          {
+            peer: addressBlock(this, 'LabLoadBalancers', config.latencyLoadBalancer.sourceCidr),
+            port: PORTS.latencyServer,
+          },
+          {
+            peer: addressBlock(this, 'ClientVpc', config.latencyLab.lab.clientVpcCidr),
+            port: LATENCY_AGENT_PORT,
+          },
+        ],
+      );
+    }
     allow(
       'latency-server',
       latencyServer,
       [
         { peer: latencyClient, port: PORTS.latencyServer },
-        ...(config.latencyLoadBalancer ? [{ peer: anywhere(this, 'Nlb'), port: PORTS.latencyServer }] : []),
-        { peer: monitoring, port: PORTS.latencyServer },
+        ...(labCompare ? [{ peer: labCompare, port: PORTS.latencyServer }] : []),
+        // The NLB's own VPC addresses: ip targets with client IP preservation off (the default).
+        ...(config.latencyLoadBalancer
+          ? [
+              {
+                peer: addressBlock(this, 'Nlb', config.latencyLoadBalancer.sourceCidr),
+                port: PORTS.latencyServer,
+              },
+            ]
+          : []),
+        ...scrape(PORTS.latencyServer),
       ],
       [],
     );
@@ -114,17 +156,12 @@ export class NetworkPoliciesChart extends Chart {
       config.ingress.kind === 'alb'
         ? [80, 443, PORTS.latencyServer].map((port) => ({ peer: anywhere(this, `Public${port}`), port }))
         : [];
-    allow(
-      'latency-client',
-      latencyClient,
-      [{ peer: monitoring, port: PORTS.latencyClientMetrics }],
-      [
-        { peer: latencyServer, port: PORTS.latencyServer },
-        { peer: api, port: PORTS.api },
-        ...broadcasts.map((peer) => ({ peer, port: PORTS.broadcast })),
-        ...viaLoadBalancers,
-      ],
-    );
+    allow('latency-client', latencyClient, scrape(PORTS.latencyClientMetrics), [
+      { peer: latencyServer, port: PORTS.latencyServer },
+      { peer: api, port: PORTS.api },
+      ...broadcasts.map((peer) => ({ peer, port: PORTS.broadcast })),
+      ...viaLoadBalancers,
+    ]);
 
     if (dataStores.redisPods) {
       allow(

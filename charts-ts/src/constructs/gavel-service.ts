@@ -1,11 +1,13 @@
 import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import {
+  ConfigMap,
   Cpu,
   Deployment,
   DeploymentStrategy,
   Handler,
   HorizontalPodAutoscaler,
   ImagePullPolicy,
+  Volume,
   LabelSelector,
   PercentOrAbsolute,
   Probe,
@@ -66,6 +68,8 @@ export interface GavelServiceProps {
   readonly preStopSleepS?: number;
   /** @default 30 seconds (the Kubernetes default) */
   readonly terminationGracePeriod?: Duration;
+  /** ConfigMaps someone else creates (the platform's CA bundle), mounted read-only. @default [] */
+  readonly configMapMounts?: readonly { readonly configMapName: string; readonly mountPath: string }[];
 }
 
 /**
@@ -154,6 +158,13 @@ export class GavelService extends Construct {
         : {}),
     });
     mountTmp(this.deployment, this.container);
+    (props.configMapMounts ?? []).forEach((mount, i) => {
+      const configMap = ConfigMap.fromConfigMapName(this, `MountedConfig${i}`, mount.configMapName);
+      const volume = Volume.fromConfigMap(this, `MountedConfigVolume${i}`, configMap, {
+        name: mount.configMapName,
+      });
+      this.container.mount(mount.mountPath, volume, { readOnly: true });
+    });
     completeRestrictedPod(this.deployment);
 
     if (props.service ?? true) {

@@ -21,10 +21,18 @@ export function namespaceNamed(scope: Construct, id: string, name: string): INet
 }
 
 /**
- * Anywhere. Used only with a port: for ALB/NLB targets in `ip` mode (the load balancer's
- * addresses are not known to the cluster) and for RDS/ElastiCache, which live in the VPC
- * outside the cluster (the platform's security groups are the finer boundary there).
+ * Anywhere. Used only for the latency client's egress to the public addresses of the
+ * internet-facing load balancers it measures.
  */
 export function anywhere(scope: Construct, id: string): INetworkPolicyPeer {
   return NetworkPolicyIpBlock.anyIpv4(scope, id);
+}
+
+/**
+ * An address block: the VPC, for ALB/NLB targets in `ip` mode (the load balancers' nodes have
+ * VPC addresses the cluster does not know) and for RDS/ElastiCache, which live in the VPC outside
+ * the cluster (the platform's security groups are the finer boundary there).
+ */
+export function addressBlock(scope: Construct, id: string, cidr: string): INetworkPolicyPeer {
+  return NetworkPolicyIpBlock.ipv4(scope, id, cidr);
 }

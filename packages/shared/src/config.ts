@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Topology } from './events.js';
+import { defaultLogFormat, logFormat } from './logger.js';
 
 /**
  * Every service validates its environment once, at start, against a schema built from these
@@ -51,6 +52,34 @@ export function envUrl(defaultValue: string, protocols: readonly string[]) {
     );
 }
 
+/**
+ * One URL, or several separated by commas (the seed nodes of a Redis Cluster), each with one of
+ * `protocols`. Stays a string: the Redis helpers (redis-connection.ts) split it.
+ */
+export function envUrlList(defaultValue: string, protocols: readonly string[]) {
+  return z
+    .string()
+    .default(defaultValue)
+    .superRefine((v, ctx) => {
+      const parts = v.split(',').map((s) => s.trim());
+      parts.forEach((part, i) => {
+        let ok = false;
+        try {
+          ok = protocols.includes(new URL(part).protocol);
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          const which = parts.length > 1 ? `entry ${i + 1} of the list: ` : '';
+          ctx.addIssue({
+            code: 'custom',
+            message: `${which}must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+          });
+        }
+      });
+    });
+}
+
 /** Comma-separated list; empty means none. */
 export function envList(defaultValue = '') {
   return z
@@ -68,10 +97,15 @@ export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   .default('info');
 
-/** Variables shared by several services, with the local defaults of SPEC.md. */
+/** Variables shared by several services, with their local defaults. */
 export const commonEnv = {
   LOG_LEVEL: logLevel,
-  REDIS_URL: envUrl('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  /** `json` or `pretty`. @default "pretty" when stdout is a terminal, else "json" */
+  LOG_FORMAT: logFormat.default(defaultLogFormat),
+  /** One Redis, or with REDIS_CLUSTER=true one or more seed nodes of a cluster (comma-separated). */
+  REDIS_URL: envUrlList('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  /** Redis Cluster (ElastiCache cluster mode): keys are spread over shards by item. @default false */
+  REDIS_CLUSTER: envBool(false),
   /** Prefix of every Redis key, so that tests (and several stacks) can share one Redis. */
   REDIS_PREFIX: z
     .string()
@@ -117,6 +151,20 @@ export function loadConfig<S extends z.ZodRawShape>(
     );
   }
   return result.data;
+}
+
+/**
+ * A service's entry point loads its config through this: a bad environment prints one line per
+ * bad variable, prefixed with the service name, and exits 2 (no stack trace, no half start).
+ */
+export function configOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${service}: ${err.message}`);
+    process.exit(2);
+  }
 }
 
 /** In jwt mode a secret is required, and a short one is refused. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { idSchema } from './ids.js';
+import { idSchema, requiredOr } from './ids.js';
+import { MAX_ROOM_MEMBERS } from './room-records.js';
+import { plainText } from './text.js';
 
 /**
  * The one wire format of Gavel's events. Producers (api, broadcast) and consumers (broadcast,
@@ -9,6 +11,27 @@ import { idSchema } from './ids.js';
 
 export const EVENT_VERSION = 1;
 export const MAX_TEXT_LENGTH = 2000;
+/** Longest display name (`username`) a client may give. */
+export const MAX_DISPLAY_NAME_LENGTH = 64;
+
+/** Chat and DM text: 1-2000 characters, not blank, no control characters but tab and newline. */
+export const messageTextSchema = plainText(
+  z
+    .string({ error: requiredOr('must be a string') })
+    .min(1, { error: 'must not be empty' })
+    .max(MAX_TEXT_LENGTH, { error: `must be at most ${MAX_TEXT_LENGTH} characters` })
+    .refine((t) => t.trim().length > 0, { error: 'must not be blank' }),
+  { multiline: true },
+);
+
+/** A display name: 1-64 characters, not blank, no control characters. */
+export const displayNameSchema = plainText(
+  z
+    .string({ error: requiredOr('must be a string') })
+    .min(1, { error: 'must not be empty' })
+    .max(MAX_DISPLAY_NAME_LENGTH, { error: `must be at most ${MAX_DISPLAY_NAME_LENGTH} characters` })
+    .refine((t) => t.trim().length > 0, { error: 'must not be blank' }),
+);
 
 const iso = z.iso.datetime({ offset: true });
 const cents = z.number().int().positive();
@@ -62,16 +85,109 @@ export const chatMessageSchema = z.object({
   userId: idSchema,
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
   clientMsgId: z.string().min(1).max(128),
+  /** The sender's display name, when its client gave one. */
+  username: displayNameSchema.optional(),
 });
 
-export const directMessageSchema = z.object({
-  ...base,
-  type: z.literal('dm.message'),
+const dmFields = {
   from: idSchema,
   to: idSchema,
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
   clientMsgId: z.string().min(1).max(128),
+  username: displayNameSchema.optional(),
+};
+
+/** A direct message, on the recipient's subject `dm.<to>`. */
+export const directMessageSchema = z.object({ ...base, type: z.literal('dm.message'), ...dmFields });
+
+/**
+ * The sender's copy of a direct message, on the sender's subject `dm.<from>`, so that the
+ * sender's other devices show it too. `dmId` is the message's id; `at` is the message's time.
+ */
+export const directMessageSentSchema = z.object({
+  ...base,
+  type: z.literal('dm.sent'),
+  dmId: z.string().min(1).max(128),
+  ...dmFields,
 });
+
+/** A direct message reached one of its recipient's devices (once per message), on `dm.<from>`. */
+export const directMessageDeliveredSchema = z.object({
+  ...base,
+  type: z.literal('dm.delivered'),
+  dmId: z.string().min(1).max(128),
+  from: idSchema,
+  to: idSchema,
+});
+
+/** The recipient marked a direct message read (once per message), on `dm.<from>`. */
+export const directMessageReadSchema = z.object({
+  ...base,
+  type: z.literal('dm.read'),
+  dmId: z.string().min(1).max(128),
+  from: idSchema,
+  to: idSchema,
+});
+
+/** A user joined or left a chat room (on no replica before / on none any more), on `presence.<room>`. */
+export const presenceChangedSchema = z.object({
+  ...base,
+  type: z.literal('presence.changed'),
+  roomId: idSchema,
+  userId: idSchema,
+  state: z.enum(['join', 'leave']),
+});
+
+/**
+ * A direct message went to a user with no live connection, on `notify.<to>`: the hook for a push
+ * provider. It carries a short preview, not the whole text.
+ */
+export const notifyDirectMessageSchema = z.object({
+  ...base,
+  type: z.literal('notify.dm'),
+  dmId: z.string().min(1).max(128),
+  from: idSchema,
+  to: idSchema,
+  preview: z.string().max(140),
+});
+
+/**
+ * A room was created (POST /api/v1/rooms), on `room.<roomId>`: private with its first members, or
+ * public with its id reserved. Broadcast takes anyone who is not a member out of a private one.
+ */
+export const roomCreatedSchema = z.object({
+  ...base,
+  type: z.literal('room.created'),
+  roomId: idSchema,
+  private: z.boolean(),
+  createdBy: idSchema,
+  /** Every member, the creator included (empty for a public room). */
+  members: z.array(idSchema).max(MAX_ROOM_MEMBERS),
+});
+
+/** A member `by` added `userId` to a private room, on `room.<roomId>`. */
+export const roomMemberAddedSchema = z.object({
+  ...base,
+  type: z.literal('room.member_added'),
+  roomId: idSchema,
+  userId: idSchema,
+  by: idSchema,
+});
+
+/**
+ * A member `by` removed `userId` (themself, when they left) from a private room, on
+ * `room.<roomId>`. Broadcast takes the user's connections out of the room at once.
+ */
+export const roomMemberRemovedSchema = z.object({
+  ...base,
+  type: z.literal('room.member_removed'),
+  roomId: idSchema,
+  userId: idSchema,
+  by: idSchema,
+});
+
+/** Longest `notify.dm` preview. */
+export const NOTIFY_PREVIEW_LENGTH = 140;
 
 export const gavelEventSchema = z.discriminatedUnion('type', [
   bidAcceptedSchema,
@@ -80,6 +196,14 @@ export const gavelEventSchema = z.discriminatedUnion('type', [
   itemClosedSchema,
   chatMessageSchema,
   directMessageSchema,
+  directMessageSentSchema,
+  directMessageDeliveredSchema,
+  directMessageReadSchema,
+  presenceChangedSchema,
+  notifyDirectMessageSchema,
+  roomCreatedSchema,
+  roomMemberAddedSchema,
+  roomMemberRemovedSchema,
 ]);
 
 export type BidAccepted = z.infer<typeof bidAcceptedSchema>;
@@ -88,6 +212,16 @@ export type ItemExtended = z.infer<typeof itemExtendedSchema>;
 export type ItemClosed = z.infer<typeof itemClosedSchema>;
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 export type DirectMessage = z.infer<typeof directMessageSchema>;
+export type DirectMessageSent = z.infer<typeof directMessageSentSchema>;
+export type DirectMessageDelivered = z.infer<typeof directMessageDeliveredSchema>;
+export type DirectMessageRead = z.infer<typeof directMessageReadSchema>;
+export type PresenceChanged = z.infer<typeof presenceChangedSchema>;
+export type NotifyDirectMessage = z.infer<typeof notifyDirectMessageSchema>;
+export type RoomCreated = z.infer<typeof roomCreatedSchema>;
+export type RoomMemberAdded = z.infer<typeof roomMemberAddedSchema>;
+export type RoomMemberRemoved = z.infer<typeof roomMemberRemovedSchema>;
+/** The events that change who may see a room. */
+export type RoomAccessEvent = RoomCreated | RoomMemberAdded | RoomMemberRemoved;
 export type GavelEvent = z.infer<typeof gavelEventSchema>;
 export type GavelEventType = GavelEvent['type'];
 
@@ -136,8 +270,21 @@ export function subjects(topology: Topology) {
     allItemEvents: `${p}.item.>`,
     chat: (roomId: string) => `${p}.chat.${roomId}`,
     allChat: `${p}.chat.>`,
+    /** A user's DM feed: messages to them, and copies and receipts of the messages they sent. */
     dm: (userId: string) => `${p}.dm.${userId}`,
     allDm: `${p}.dm.>`,
+    presence: (roomId: string) => `${p}.presence.${roomId}`,
+    /** Who may see a room: its creation and its members' comings and goings (RoomAccessEvent). */
+    roomAccess: (roomId: string) => `${p}.room.${roomId}`,
+    allRoomAccess: `${p}.room.>`,
+    notify: (userId: string) => `${p}.notify.${userId}`,
+    allNotify: `${p}.notify.>`,
+    /**
+     * The stream republishes every stored event from `<p>.<rest>` to `<p>_live.<rest>` (core NATS,
+     * with its stream sequence in headers): what broadcast replicas subscribe to, per subject.
+     */
+    live: (subject: string) => `${p}_live.${subject.slice(p.length + 1)}`,
+    allLive: `${p}_live.>`,
     /** Dead letters live outside `${p}.>` so that a consumer of the stream never sees them. */
     deadLetter: (reason: string) => `${p}_dlq.${reason}`,
     allDeadLetters: `${p}_dlq.>`,
@@ -161,6 +308,18 @@ export function subjectOf(event: GavelEvent, topology: Topology): string {
       return s.chat(event.roomId);
     case 'dm.message':
       return s.dm(event.to);
+    case 'dm.sent':
+    case 'dm.delivered':
+    case 'dm.read':
+      return s.dm(event.from);
+    case 'presence.changed':
+      return s.presence(event.roomId);
+    case 'notify.dm':
+      return s.notify(event.to);
+    case 'room.created':
+    case 'room.member_added':
+    case 'room.member_removed':
+      return s.roomAccess(event.roomId);
   }
 }
 

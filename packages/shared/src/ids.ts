@@ -11,3 +11,11 @@ export const idSchema = z.string().regex(ID_PATTERN, 'must be 1-64 characters of
 export function isId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
 }
+
+/**
+ * A zod error callback: "is required" for a missing field, otherwise the field's rule, so that a
+ * refusal reads `"room" is required` or `"room" must be …` rather than a validator dump.
+ */
+export function requiredOr(rule: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : rule);
+}

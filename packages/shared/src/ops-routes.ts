@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import { Histogram, type Registry } from 'prom-client';
 
 /** A dependency check: resolves when the dependency answers, rejects (or times out) when not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -12,6 +12,8 @@ export interface OpsRoutesOptions {
   readonly isDraining?: () => boolean;
   /** @default 1000 */
   readonly checkTimeoutMs?: number;
+  /** Route schemas, for a service that documents its routes (its compilers must read them). */
+  readonly schemas?: Readonly<Partial<Record<'livez' | 'readyz' | 'metrics', FastifySchema>>>;
 }
 
 export type CheckReport = Record<string, { ok: boolean; error?: string; ms: number }>;
@@ -44,16 +46,47 @@ export async function runChecks(
   return { ok: entries.every(([, r]) => r.ok), checks: report };
 }
 
-/** GET /livez, /readyz and /metrics, the same on every service. */
+/**
+ * A request duration histogram per route (the route's pattern, never the raw URL: ids would
+ * make a series per item), method and status, on every Fastify service.
+ */
+function countRequests(app: FastifyInstance, registry: Registry): void {
+  const duration = new Histogram({
+    name: 'gavel_http_request_duration_seconds',
+    help: 'HTTP requests by route pattern, method and status code, from arrival to the last byte of the reply',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    duration.observe(
+      {
+        method: request.method,
+        // No route matched (a 404): one series for all of them.
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+}
+
+/** GET /livez, /readyz and /metrics, the same on every service, and the request histogram. */
 export function registerOpsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void {
   const timeout = options.checkTimeoutMs ?? 1000;
-  app.get('/livez', { logLevel: 'silent' }, async () => ({ ok: true }));
-  app.get('/readyz', { logLevel: 'silent' }, async (_req, reply) => {
+  countRequests(app, options.registry);
+  const route = (name: 'livez' | 'readyz' | 'metrics') => {
+    const schema = options.schemas?.[name];
+    return { logLevel: 'silent' as const, ...(schema ? { schema } : {}) };
+  };
+  app.get('/livez', route('livez'), async () => ({ ok: true }));
+  app.get('/readyz', route('readyz'), async (_req, reply) => {
     if (options.isDraining?.()) return reply.code(503).send({ ok: false, draining: true });
     const result = await runChecks(options.checks, timeout);
     return reply.code(result.ok ? 200 : 503).send(result);
   });
-  app.get('/metrics', { logLevel: 'silent' }, async (_req, reply) => {
+  app.get('/metrics', route('metrics'), async (_req, reply) => {
     const body = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(body);
   });

@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
+import { flushTraces } from './tracing.js';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT, then exits. A second signal, or a stop that outlives
- * `timeoutMs`, exits at once: an operator's second Ctrl-C must always work.
+ * `timeoutMs`, exits at once: an operator's second Ctrl-C must always work. A process started
+ * with an IPC channel (by `npm start`'s supervisor) also stops when that channel closes: its
+ * supervisor is gone, and nobody would stop it otherwise.
  */
 export function handleShutdown(
   stop: (signal: NodeJS.Signals) => Promise<void>,
@@ -22,7 +25,8 @@ export function handleShutdown(
     }, options.timeoutMs ?? 30_000);
     timer.unref();
     stop(signal).then(
-      () => process.exit(0),
+      // The last requests' spans leave before the process does (nothing to do with tracing off).
+      () => flushTraces().then(() => process.exit(0)),
       (err: unknown) => {
         options.logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -31,4 +35,11 @@ export function handleShutdown(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (process.channel) {
+    // The channel alone must not keep the process alive.
+    process.channel.unref();
+    process.once('disconnect', () => {
+      if (!stopping) onSignal('SIGTERM');
+    });
+  }
 }

@@ -7,6 +7,9 @@ import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 import { connect } from 'nats';
 import type { Topology } from './events.js';
+import { FaultProxy } from './fault-proxy.js';
+
+export * from './bench-run.js';
 
 /**
  * Helpers for tests against the real Redis, PostgreSQL and NATS. Every test takes its own
@@ -123,14 +126,16 @@ export interface ServiceProcess {
 
 /**
  * Runs a service's TypeScript entry file in a child process (through tsx, reading workspace
- * packages from source) and waits until its /livez answers.
+ * packages from source, with the tracing bootstrap) and waits until its /livez answers.
  */
 export async function spawnService(
   entry: string,
   env: Record<string, string>,
   options: { port: number; readyPath?: string; timeoutMs?: number } = { port: 0 },
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
+  // The tracing bootstrap as the services start in production (a no-op unless OTEL_* asks).
+  const args = ['--conditions=source', '--import', 'tsx', '--import', '@gavel/shared/telemetry', entry];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,7 +153,8 @@ export async function spawnService(
       const res = await fetch(`${url}${options.readyPath ?? '/livez'}`);
       return res.ok;
     },
-    { timeoutMs: options.timeoutMs ?? 20_000, what: `${entry} to listen`, intervalMs: 100 },
+    // A loaded machine has taken more than 40 s to start one (tsx compiles it first).
+    { timeoutMs: options.timeoutMs ?? 120_000, what: `${entry} to listen`, intervalMs: 100 },
   ).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(err)}\n--- output ---\n${output}`);
@@ -207,6 +213,7 @@ export class TestStack {
   readonly secret = randomBytes(24).toString('base64url');
   readonly redisPrefix = `${uniqueId('stack')}:`;
   private readonly processes = new Set<ServiceProcess>();
+  private readonly proxies = new Set<FaultProxy>();
 
   private constructor(
     readonly database: TestDatabase,
@@ -275,6 +282,24 @@ export class TestStack {
     return proc;
   }
 
+  /**
+   * Another api replica whose Redis link runs through a FaultProxy: holding Redis' replies makes
+   * its bids' outcome unknown, cutting the link makes them never reach Redis. It only answers:
+   * the stack's own api relays the outbox and closes auctions. The proxy is closed by stop().
+   */
+  async spawnApiBehindFaultProxy(
+    env: Record<string, string> = {},
+  ): Promise<{ replica: ServiceProcess; proxy: FaultProxy }> {
+    const redis = new URL(TEST_REDIS_URL);
+    const proxy = await FaultProxy.start({ host: redis.hostname, port: Number(redis.port || 6379) });
+    this.proxies.add(proxy);
+    const replica = await this.spawn('api', {
+      port: await freePort(),
+      env: { REDIS_URL: proxy.urlFor(TEST_REDIS_URL), OUTBOX_RELAY: 'false', CLOSER: 'false', ...env },
+    });
+    return { replica, proxy };
+  }
+
   /** The running process of `service` on its own port. */
   process(service: StackService): ServiceProcess {
     const found = [...this.processes].find(
@@ -286,6 +311,10 @@ export class TestStack {
 
   async stop(): Promise<void> {
     await Promise.all([...this.processes].map((p) => p.kill('SIGTERM')));
+    for (const proxy of this.proxies) {
+      proxy.restore();
+      await proxy.close();
+    }
     await dropTopology(this.topology).catch(() => undefined);
     await this.database.drop().catch(() => undefined);
     await deleteRedisKeys(this.redisPrefix);
@@ -341,3 +370,11 @@ export class TcpRelay {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+export { FaultProxy, type FaultMode } from './fault-proxy.js';
+export { PrivateNats, PrivatePostgres, PrivateRedis, type PrivateRedisOptions } from './private-servers.js';
+export {
+  LocalRedisCluster,
+  type LocalRedisClusterOptions,
+  type LocalRedisNode,
+} from './local-redis-cluster.js';

@@ -18,6 +18,9 @@ describe('events', () => {
       makeEvent('item.closed', { itemId: 'i1', bidCount: 0, winner: null }),
       makeEvent('chat.message', { roomId: 'r1', userId: 'u1', text: 'hi', clientMsgId: 'c1' }),
       makeEvent('dm.message', { from: 'u1', to: 'u2', text: 'hi', clientMsgId: 'c2' }),
+      makeEvent('room.created', { roomId: 'r2', private: true, createdBy: 'u1', members: ['u1', 'u2'] }),
+      makeEvent('room.member_added', { roomId: 'r2', userId: 'u3', by: 'u1' }),
+      makeEvent('room.member_removed', { roomId: 'r2', userId: 'u2', by: 'u2' }),
     ];
     const expected = [
       'gavel.bid.accepted.i1',
@@ -26,6 +29,9 @@ describe('events', () => {
       'gavel.item.closed.i1',
       'gavel.chat.r1',
       'gavel.dm.u2',
+      'gavel.room.r2',
+      'gavel.room.r2',
+      'gavel.room.r2',
     ];
     events.forEach((event, i) => {
       expect(decodeEvent(encodeEvent(event))).toEqual({ ok: true, event });

@@ -6,6 +6,8 @@ import { parse } from 'yaml';
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 export const NODE_SECURITY_GROUP = 'sg-0eksnodes';
+/** The stand-in RDS CA bundle the mocked download returns. */
+export const TEST_CA_BUNDLE = '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n';
 const PROJECT = 'gavel-platform';
 const projectFile = (name: string) => new URL(`../../${name}`, import.meta.url);
 
@@ -100,9 +102,11 @@ function computedState(type: string, name: string, inputs: Props) {
         ],
       };
     case 'aws:elasticache/replicationGroup:ReplicationGroup':
-      return {
-        primaryEndpointAddress: `master.${inputs.replicationGroupId}.abc123.use1.cache.amazonaws.com`,
-      };
+      return inputs.numNodeGroups
+        ? {
+            configurationEndpointAddress: `clustercfg.${inputs.replicationGroupId}.abc123.use1.cache.amazonaws.com`,
+          }
+        : { primaryEndpointAddress: `master.${inputs.replicationGroupId}.abc123.use1.cache.amazonaws.com` };
     case 'aws:ecr/repository:Repository':
       return { repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${inputs.name}` };
     case 'aws:ec2/launchTemplate:LaunchTemplate':
@@ -111,8 +115,36 @@ function computedState(type: string, name: string, inputs: Props) {
       return { nodeGroupName: `${inputs.nodeGroupNamePrefix}0001` };
     case 'aws:iam/role:Role':
       return { name, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` };
+    case 'aws:lb/loadBalancer:LoadBalancer':
+      return {
+        arn: arn(
+          'elasticloadbalancing',
+          `loadbalancer/${inputs.loadBalancerType === 'network' ? 'net' : 'app'}/${name}/0123456789abcdef`,
+        ),
+        dnsName: `internal-${name}-0123456789.${REGION}.elb.amazonaws.com`,
+      };
+    case 'aws:lb/targetGroup:TargetGroup':
+      return { arn: arn('elasticloadbalancing', `targetgroup/${name}/fedcba9876543210`) };
+    case 'aws:ec2/vpcEndpointService:VpcEndpointService':
+      return { serviceName: `com.amazonaws.vpce.${REGION}.vpce-svc-0${name.length}abc` };
+    case 'aws:ec2/vpcEndpoint:VpcEndpoint':
+      return inputs.vpcEndpointType === 'Gateway'
+        ? { prefixListId: `pl-${name}` }
+        : {
+            dnsEntries: [
+              {
+                dnsName: `vpce-0abc-${name}.${inputs.serviceName}.vpce.amazonaws.com`,
+                hostedZoneId: 'Z7HUB22UULQXV',
+              },
+            ],
+          };
+    case 'aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace':
+      return { hostedZone: `Z-${name}`, arn: arn('servicediscovery', `namespace/ns-${name}`) };
     case 'aws:cloudwatch/dashboard:Dashboard':
       return {};
+    case 'command:local:Command':
+      // What curl prints for the RDS CA bundle: PEM certificates (a stand-in body).
+      return { stdout: TEST_CA_BUNDLE, stderr: '' };
     case 'random:index/randomPassword:RandomPassword':
       return { result: 'A1b2C3d4'.repeat(Math.ceil(inputs.length / 8)).slice(0, inputs.length) };
     case 'aws:secretsmanager/secret:Secret':
@@ -130,6 +162,8 @@ function invoke(token: string, inputs: Props): Props {
         names: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
         zoneIds: ['use1-az1', 'use1-az2', 'use1-az4'],
       };
+    case 'aws:index/getCallerIdentity:getCallerIdentity':
+      return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/deployer`, userId: 'AIDEXAMPLE' };
     case 'aws:secretsmanager/getSecretVersion:getSecretVersion':
       return {
         arn: inputs.secretId,

@@ -68,6 +68,18 @@ export class Api {
     );
   }
 
+  /** The stored bids of an item, oldest first. */
+  async itemBids(itemId, limit = 1000) {
+    const data = await this.request('GET', `/api/v1/items/${encodeURIComponent(itemId)}/bids?limit=${limit}`);
+    return Array.isArray(data.bids) ? data.bids : [];
+  }
+
+  /** The caller's direct messages with one user, newest first. */
+  async dms(withUser, limit = 50) {
+    const data = await this.request('GET', `/api/v1/dms?with=${encodeURIComponent(withUser)}&limit=${limit}`);
+    return Array.isArray(data.messages) ? data.messages : [];
+  }
+
   /** Newest first, as the api returns them. */
   async roomMessages(roomId, limit = 50) {
     const data = await this.request(

@@ -11,7 +11,7 @@ export function createApiMetrics(registry: Registry, outboxDepth: () => Promise<
     }),
     bidDuration: new Histogram({
       name: 'gavel_bid_duration_seconds',
-      help: 'Time to apply a bid in Redis (after validation and rate limiting)',
+      help: 'Time to apply a bid in Redis (after validation; replay and rate limit included)',
       labelNames: ['strategy'] as const,
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
@@ -22,8 +22,8 @@ export function createApiMetrics(registry: Registry, outboxDepth: () => Promise<
       registers: [registry],
     }),
     outboxDepth: new Gauge({
-      name: 'gavel_outbox_depth',
-      help: 'Events in the Redis outbox not yet acknowledged by JetStream',
+      name: 'gavel_outbox_entries',
+      help: 'Outbox depth: events in the Redis outbox not yet acknowledged by JetStream',
       registers: [registry],
       async collect() {
         try {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify, {
   LogController,
@@ -7,27 +8,40 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { createLogger, createRegistry, registerOpsRoutes, topologyOf, type Logger } from '@gavel/shared';
+import {
+  createLogger,
+  createRegistry,
+  registerOpsRoutes,
+  requestDeadlineOptions,
+  topologyOf,
+  trackArrivingRequests,
+  type Logger,
+} from '@gavel/shared';
 import type { ApiConfig } from './config.js';
 import { createApiMetrics } from './api-metrics.js';
+import { registerApiDocs } from './api-docs.js';
 import { AuctionCloser } from './auction-closer.js';
 import { createLuaStrategy } from './bid-strategies/lua.js';
 import { createOptimisticStrategy } from './bid-strategies/optimistic.js';
 import type { BidStrategy } from './bid-strategies/rules.js';
 import { createHistoryRepository } from './history-repository.js';
-import { DependencyUnavailableError, sendError } from './http-errors.js';
+import { DependencyUnavailableError, OutcomeUnknownError, sendError, sendInvalid } from './http-errors.js';
 import { createItemsRepository } from './items-repository.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRateLimits } from './rate-limits.js';
-import { createRedis, isRedisUnavailable, waitReady } from './redis-client.js';
+import { createRedis, isRedisUnavailable, outboxDepth, waitReady } from './redis-client.js';
 import { redisKeys } from './redis-keys.js';
 import { createAuthenticator } from './request-auth.js';
+import { createRoomsRepository } from './rooms-repository.js';
+import { opsRouteSchemas } from './schemas.js';
 import { registerBidRoutes } from './routes/bids.js';
 import { registerDevTokenRoute } from './routes/dev-token.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerHistoryRoutes } from './routes/history.js';
 import { registerItemRoutes } from './routes/items.js';
+import { registerRoomRoutes } from './routes/rooms.js';
 import type { RouteDeps } from './routes/route-deps.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export interface AppDeps {
   /** @default a pino logger at LOG_LEVEL */
@@ -43,19 +57,22 @@ export interface Api {
 }
 
 const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+// From src/ or dist/ alike, the package's own manifest is one level up.
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /** Builds the api: connections, strategy, routes, and its background loops (relay, closer). */
 export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<Api> {
   const logger = deps.logger ?? createLogger('api', config.LOG_LEVEL);
-  const keys = redisKeys(config.REDIS_PREFIX);
+  const keys = redisKeys(config.REDIS_PREFIX, { cluster: config.REDIS_CLUSTER });
   const topology = topologyOf(config);
-  const redisUrl = config.REDIS_URL;
-  const redis = createRedis(redisUrl, config.REDIS_COMMAND_TIMEOUT_MS);
+  const commandTimeoutMs = config.REDIS_COMMAND_TIMEOUT_MS;
+  // Auto-pipelining: commands issued in the same event-loop turn leave in one write.
+  const redis = createRedis(config, { commandTimeoutMs, autoPipelining: true });
   redis.on('error', (err) => logger.debug({ err }, 'redis error'));
   let draining = false;
 
   const registry = createRegistry('api');
-  const metrics = createApiMetrics(registry, () => redis.xlen(keys.outbox));
+  const metrics = createApiMetrics(registry, () => outboxDepth(redis, keys));
 
   const ruleOptions = {
     keys,
@@ -65,6 +82,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
     extendByMs: config.EXTEND_BY_S * 1000,
     idempotencyTtlS: config.IDEMPOTENCY_TTL_S,
     outboxMaxPending: config.OUTBOX_MAX_PENDING,
+    bidsPerSecond: config.BID_RATE_LIMIT_PER_S,
   };
   const strategy: BidStrategy =
     config.BID_STRATEGY === 'lua'
@@ -75,7 +93,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
           connections: config.OPTIMISTIC_CONNECTIONS,
           onRetry: () => metrics.optimisticRetries.inc(),
           connect: () => {
-            const c = createRedis(redisUrl, config.REDIS_COMMAND_TIMEOUT_MS);
+            const c = createRedis(config, { commandTimeoutMs });
             c.on('error', () => undefined);
             return c;
           },
@@ -86,19 +104,25 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
     config,
     keys,
     items: createItemsRepository(redis, keys),
+    rooms: createRoomsRepository(redis, {
+      keys,
+      redisPrefix: config.REDIS_PREFIX,
+      outboxMaxPending: config.OUTBOX_MAX_PENDING,
+    }),
     strategy,
     history,
     rateLimits: createRateLimits(redis, {
       keyPrefix: keys.rateLimitPrefix,
-      bidsPerSecond: config.BID_RATE_LIMIT_PER_S,
       devTokensPerMinute: config.DEV_TOKEN_RATE_LIMIT_PER_MIN,
     }),
     authenticate: createAuthenticator(config),
     metrics,
+    outboxWritten: () => relay?.wake(),
   };
 
   // Start once Redis is there, if it comes quickly; otherwise /readyz says so and the loops retry.
   await waitReady(redis, 2000);
+  await strategy.ready?.(2000);
 
   // Background loops: each replica runs them; they coordinate through Redis.
   const loops = new AbortController();
@@ -107,7 +131,12 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
   let relayRedis: ReturnType<typeof createRedis> | null = null;
   if (config.OUTBOX_RELAY) {
     const blockMs = 1000;
-    relayRedis = createRedis(redisUrl, blockMs + 2000);
+    // A cluster's relay reads every partition's stream in each round without blocking:
+    // auto-pipelining sends those reads in one write per node.
+    relayRedis = createRedis(config, {
+      commandTimeoutMs: blockMs + 2000,
+      autoPipelining: config.REDIS_CLUSTER,
+    });
     relayRedis.on('error', () => undefined);
     await waitReady(relayRedis, 2000);
     relay = new OutboxRelay(relayRedis, {
@@ -118,6 +147,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
       batch: config.OUTBOX_BATCH,
       claimIdleMs: config.OUTBOX_CLAIM_IDLE_MS,
       ackDelayMs: config.OUTBOX_ACK_DELAY_MS,
+      lingerMs: config.OUTBOX_LINGER_MS,
+      idlePollMaxMs: config.OUTBOX_IDLE_POLL_MAX_MS,
       blockMs,
       onPublish: (result, n) => metrics.relayPublished.inc({ result }, n),
     });
@@ -139,9 +170,25 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
     // One line per request would dominate the logs under load; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.TRUST_PROXY,
+    ...requestDeadlineOptions(config.REQUEST_TIMEOUT_S),
   });
+  const cutArrivingRequests = trackArrivingRequests(app);
+
+  await registerApiDocs(app, { version });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    // A route that lets Fastify answer its schema's failures (no attachValidation).
+    if (err.validation) return sendInvalid(reply, err);
+    if (err instanceof OutcomeUnknownError) {
+      request.log.warn({ err }, 'redis did not answer a write');
+      reply.header('retry-after', '1');
+      return sendError(
+        reply,
+        503,
+        'outcome_unknown',
+        'redis did not answer: the request may or may not have been applied; retry with the same Idempotency-Key to learn which',
+      );
+    }
     if (err instanceof DependencyUnavailableError || isRedisUnavailable(err)) {
       const dependency = err instanceof DependencyUnavailableError ? err.dependency : 'redis';
       request.log.warn({ err }, `${dependency} unavailable`);
@@ -167,15 +214,23 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
     sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
 
+  registerSecurityHeaders(app);
+
   const checks = {
     redis: () => redis.ping(),
     ...(relay ? { nats: () => relay.checkNats() } : {}),
     postgres: () => history.ping(),
   };
-  registerOpsRoutes(app, { registry, checks: { redis: checks.redis }, isDraining: () => draining });
+  registerOpsRoutes(app, {
+    registry,
+    checks: { redis: checks.redis },
+    isDraining: () => draining,
+    schemas: opsRouteSchemas,
+  });
   registerHealthRoute(app, { checks, strategy: strategy.name, authMode: config.AUTH_MODE });
   registerItemRoutes(app, routeDeps);
   registerBidRoutes(app, routeDeps);
+  registerRoomRoutes(app, routeDeps);
   registerHistoryRoutes(app, routeDeps);
   if (config.DEV_TOKENS) registerDevTokenRoute(app, routeDeps);
 
@@ -189,6 +244,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<A
     close() {
       closed ??= (async () => {
         draining = true;
+        // Requests still arriving (a slow client) are cut; those being answered finish.
+        cutArrivingRequests();
         await app.close();
         loops.abort();
         await Promise.allSettled(running);

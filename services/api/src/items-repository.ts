@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { makeEvent } from '@gavel/shared';
+import type { RedisClient } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
 import { CREATE_ITEM_SCRIPT } from './bid-strategies/lua-scripts.js';
 import { parseItem, type ItemState } from './bid-strategies/rules.js';
@@ -17,33 +17,60 @@ type CreateItemCommand = (
   item: string,
   openItems: string,
   outbox: string,
+  room: string,
   ...argv: string[]
 ) => Promise<[string, string?]>;
 
 /** Items as Redis holds them: the live state bids are judged against. */
-export function createItemsRepository(redis: Redis, keys: RedisKeys) {
+export function createItemsRepository(redis: RedisClient, keys: RedisKeys) {
   if (!('gavelCreateItem' in redis)) {
-    redis.defineCommand('gavelCreateItem', { numberOfKeys: 3, lua: CREATE_ITEM_SCRIPT });
+    redis.defineCommand('gavelCreateItem', { numberOfKeys: 4, lua: CREATE_ITEM_SCRIPT });
   }
   const createItem = (redis as unknown as { gavelCreateItem: CreateItemCommand }).gavelCreateItem.bind(redis);
 
   async function getMany(ids: string[]): Promise<ItemState[]> {
-    if (ids.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hgetall(keys.item(id));
-    const results = (await pipeline.exec()) ?? [];
-    const items: ItemState[] = [];
-    results.forEach(([err, hash], i) => {
-      if (err) throw err;
-      const item = parseItem(ids[i]!, hash as Record<string, string>);
-      if (item) items.push(item);
-    });
-    return items;
+    // One command each: in a cluster the items live on several shards (auto-pipelining still
+    // sends the commands of one turn in one write per node).
+    const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.item(id))));
+    return hashes.flatMap((hash, i) => parseItem(ids[i]!, hash) ?? []);
+  }
+
+  /**
+   * The first `limit` ids of one index across every partition, by score: each partition's own
+   * first `limit`, merged (a single node has one partition).
+   */
+  async function firstAcross(
+    index: 'openItems' | 'closedItems',
+    order: 'asc' | 'desc',
+    limit: number,
+  ): Promise<string[]> {
+    const lists = await Promise.all(
+      keys.partitions.map((p) =>
+        order === 'asc'
+          ? redis.zrange(p[index], 0, limit - 1, 'WITHSCORES')
+          : redis.zrange(p[index], 0, limit - 1, 'REV', 'WITHSCORES'),
+      ),
+    );
+    const entries: Array<{ id: string; score: number }> = [];
+    for (const flat of lists) {
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+    }
+    if (lists.length > 1) {
+      entries.sort((a, b) =>
+        order === 'asc'
+          ? a.score - b.score || a.id.localeCompare(b.id)
+          : b.score - a.score || b.id.localeCompare(a.id),
+      );
+    }
+    return entries.slice(0, limit).map((e) => e.id);
   }
 
   return {
-    /** Opens an item and appends item.opened to the outbox, atomically; null if the id is taken. */
-    async create(item: NewItem): Promise<ItemState | null> {
+    /**
+     * Opens an item and appends item.opened to the outbox, atomically. 'exists': an item has the
+     * id; 'private_room': a private room has it (the item's chat room would not be public).
+     */
+    async create(item: NewItem): Promise<ItemState | 'exists' | 'private_room'> {
       const event = makeEvent(
         'item.opened',
         {
@@ -55,10 +82,12 @@ export function createItemsRepository(redis: Redis, keys: RedisKeys) {
         },
         { id: randomUUID() },
       );
+      const partition = keys.partitionOf(item.id);
       const [result, openedAt] = await createItem(
         keys.item(item.id),
-        keys.openItems,
-        keys.outbox,
+        partition.openItems,
+        partition.outbox,
+        keys.room(item.id).record,
         item.id,
         JSON.stringify(event),
         String(item.endsAtMs),
@@ -66,7 +95,7 @@ export function createItemsRepository(redis: Redis, keys: RedisKeys) {
         String(item.minIncrementCents),
         item.title,
       );
-      if (result !== 'created') return null;
+      if (result === 'exists' || result === 'private_room') return result;
       return {
         ...item,
         status: 'open',
@@ -85,8 +114,8 @@ export function createItemsRepository(redis: Redis, keys: RedisKeys) {
     async list(status: 'open' | 'closed', limit: number): Promise<ItemState[]> {
       const ids =
         status === 'open'
-          ? await redis.zrange(keys.openItems, 0, limit - 1)
-          : await redis.zrange(keys.closedItems, 0, limit - 1, 'REV');
+          ? await firstAcross('openItems', 'asc', limit)
+          : await firstAcross('closedItems', 'desc', limit);
       return getMany(ids);
     },
   };

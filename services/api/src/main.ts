@@ -1,17 +1,9 @@
-import { ConfigError, createLogger, handleShutdown } from '@gavel/shared';
+import { configOrExit, createLogger, handleShutdown } from '@gavel/shared';
 import { buildApp } from './app.js';
-import { loadApiConfig, type ApiConfig } from './config.js';
+import { loadApiConfig } from './config.js';
 
-let config: ApiConfig;
-try {
-  config = loadApiConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`api: ${err.message}`);
-  process.exit(2);
-}
-
-const logger = createLogger('api', config.LOG_LEVEL);
+const config = configOrExit('api', () => loadApiConfig());
+const logger = createLogger('api', config.LOG_LEVEL, config.LOG_FORMAT);
 const api = await buildApp(config, { logger });
 await api.app.listen({ port: config.PORT, host: config.HOST });
 logger.info(

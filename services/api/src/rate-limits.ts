@@ -1,19 +1,17 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export type LimitResult = { ok: true } | { ok: false; retryAfterS: number };
 
-/** Fixed-window counters in Redis, shared by every replica. */
+/**
+ * Fixed-window counters in Redis, shared by every replica. The per-user bid limit is not here:
+ * the bid itself counts it in Redis (bid-strategies), after its Idempotency-Key replay, so that
+ * a bid costs one round trip and a replay never counts.
+ */
 export function createRateLimits(
-  redis: Redis,
-  options: { keyPrefix: string; bidsPerSecond: number; devTokensPerMinute: number },
+  redis: RedisClient,
+  options: { keyPrefix: string; devTokensPerMinute: number },
 ) {
-  const bids = new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix: `${options.keyPrefix}:bid`,
-    points: options.bidsPerSecond,
-    duration: 1,
-  });
   const devTokens = new RateLimiterRedis({
     storeClient: redis,
     keyPrefix: `${options.keyPrefix}:devtoken`,
@@ -35,8 +33,6 @@ export function createRateLimits(
   }
 
   return {
-    /** Per user. */
-    bid: (userId: string) => consume(bids, userId),
     /** Per client IP. */
     devToken: (ip: string) => consume(devTokens, ip),
   };

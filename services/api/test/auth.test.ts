@@ -96,7 +96,13 @@ describe('AUTH_MODE=jwt', () => {
   it('issues dev tokens when DEV_TOKENS=true, limited per IP', async () => {
     const res = await http(api.url, 'POST', '/api/v1/dev/token', { userId: 'dev_user' });
     expect(res.status).toBe(200);
-    expect(await verifyToken(TEST_SECRET, res.body.token)).toEqual({ ok: true, userId: 'dev_user' });
+    expect(await verifyToken(TEST_SECRET, res.body.token)).toMatchObject({ ok: true, userId: 'dev_user' });
+    // DEV_TOKEN_TTL_S (12 hours unless set) is the token's lifetime.
+    const claims = JSON.parse(Buffer.from(String(res.body.token).split('.')[1]!, 'base64url').toString()) as {
+      iat: number;
+      exp: number;
+    };
+    expect(claims.exp - claims.iat).toBe(43_200);
     expect((await http(api.url, 'POST', '/api/v1/dev/token', { userId: 'bad user!' })).status).toBe(400);
     const more = await Promise.all(
       Array.from({ length: 6 }, () => http(api.url, 'POST', '/api/v1/dev/token', { userId: 'u' })),
@@ -116,13 +122,57 @@ describe('AUTH_MODE=open', () => {
   const names = testNames();
   const probe = new RedisProbe(names.prefix);
   let api: TestApi;
+  let noSecret: TestApi;
 
   beforeAll(async () => {
-    api = await startApi(names, { AUTH_MODE: 'open' });
+    api = await startApi(names, { AUTH_MODE: 'open', AUTH_SECRET: TEST_SECRET });
+    noSecret = await startApi(names, { AUTH_MODE: 'open' });
   });
   afterAll(async () => {
     await api?.close();
+    await noSecret?.close();
     await cleanupNames(names, probe);
+  });
+
+  it('verifies an Authorization header when one is sent: bad 401, another subject 403', async () => {
+    const item = await createItem(api.url);
+    const alice = `Bearer ${await signToken(TEST_SECRET, 'alice')}`;
+    const forged = `Bearer ${await signToken('another-secret-0123456789', 'alice')}`;
+    const before = await probe.snapshot();
+    for (const authorization of ['Bearer garbage', forged, 'Basic abc', 'Bearer']) {
+      const res = await bid(api.url, item, 'alice', 10, { authorization });
+      expect(res.status, authorization).toBe(401);
+      expect(res.body.error).toBe('unauthorized');
+      const create = await http(
+        api.url,
+        'POST',
+        '/api/v1/items',
+        { title: 'x', startingPrice: 1, minIncrement: 1, endsAt: Date.now() + 60_000 },
+        { authorization },
+      );
+      expect(create.status, authorization).toBe(401);
+    }
+    // alice's token bidding as bob: refused, not ignored.
+    const asBob = await bid(api.url, item, 'bob', 10, { authorization: alice });
+    expect(asBob.status).toBe(403);
+    expect(asBob.body.error).toBe('user_mismatch');
+    // Without a secret nothing can be verified, so a token is refused rather than ignored.
+    expect((await bid(noSecret.url, item, 'alice', 10, { authorization: alice })).status).toBe(401);
+    expect(await probe.snapshot()).toEqual(before);
+
+    // The token's own subject bids, named in the body or not.
+    const named = await bid(api.url, item, 'alice', 10, { authorization: alice });
+    expect(named.status).toBe(201);
+    expect(named.body.userId).toBe('alice');
+    const unnamed = await http(
+      api.url,
+      'POST',
+      `/api/v1/items/${item}/bid`,
+      { amount: 11 },
+      { authorization: alice },
+    );
+    expect(unnamed.status).toBe(201);
+    expect(unnamed.body.userId).toBe('alice');
   });
 
   it('takes user_id or userId from the body (seed 004) and needs one of them', async () => {

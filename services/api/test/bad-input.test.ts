@@ -91,6 +91,23 @@ describe('bad input on every route', () => {
         body: item({ title: 42 }),
         status: 400,
       },
+      // Text at the edge: PostgreSQL refuses NUL, so it must never be accepted (it was, then
+      // dead-lettered by archival, leaving the item in Redis but not in the archive).
+      ...[
+        'a\u0000b',
+        'bell\u0007',
+        'esc\u001b[31m',
+        'tab\tin title',
+        'del\u007f',
+        'lone \ud800 surrogate',
+      ].map((title): Probe => ({
+        name: `items: title ${JSON.stringify(title)}`,
+        method: 'POST',
+        path: '/api/v1/items',
+        body: item({ title }),
+        status: 400,
+        error: 'invalid_request',
+      })),
       {
         name: 'items: title too long',
         method: 'POST',

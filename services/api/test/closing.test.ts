@@ -13,7 +13,8 @@ describe('auction closing with two api processes', () => {
     const env = { CLOSER: 'true', CLOSER_INTERVAL_MS: '10', OUTBOX_RELAY: 'true', EXTEND_WINDOW_S: '0' };
     // One after the other, each recorded at once: a failed second start must not orphan the first.
     for (let i = 0; i < 2; i++) replicas.push(await spawnApi(names, env));
-  });
+    // Two process starts in a row: on a busy machine each may take most of its ceiling.
+  }, 260_000);
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.kill()));
     await cleanupNames(names, probe);
@@ -22,13 +23,16 @@ describe('auction closing with two api processes', () => {
   it('closes each item exactly once, with its winner and bid count', async () => {
     const [a, b] = replicas as [ServiceProcess, ServiceProcess];
     const items = await Promise.all(
-      Array.from({ length: 6 }, () => createItem(a.url, { endsInMs: 2500, startingPrice: '1.00' })),
+      // Long enough for the bids below on a loaded machine (they must land before the close).
+      Array.from({ length: 6 }, () => createItem(a.url, { endsInMs: 8000, startingPrice: '1.00' })),
     );
     const [withBids, empty] = [items.slice(0, 4), items.slice(4)];
-    for (const item of withBids) {
-      expect((await bid(a.url, item, 'early', 5)).status).toBe(201);
-      expect((await bid(b.url, item, 'winner', 7.5)).status).toBe(201);
-    }
+    await Promise.all(
+      withBids.map(async (item) => {
+        expect((await bid(a.url, item, 'early', 5)).status).toBe(201);
+        expect((await bid(b.url, item, 'winner', 7.5)).status).toBe(201);
+      }),
+    );
     const closed = await waitFor(
       async () => {
         const events = (await readStream(names.topology)).filter((e) => e.type === 'item.closed');

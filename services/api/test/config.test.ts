@@ -15,6 +15,7 @@ describe('loadApiConfig', () => {
       EXTEND_BY_S: 30,
       OUTBOX_RELAY: true,
       CLOSER: true,
+      DEV_TOKEN_TTL_S: 43_200,
     });
   });
 
@@ -23,6 +24,7 @@ describe('loadApiConfig', () => {
     [{ AUTH_MODE: 'open', PORT: 'eighty' }, 'PORT'],
     [{ AUTH_MODE: 'open', OUTBOX_RELAY: 'yes' }, 'OUTBOX_RELAY'],
     [{ AUTH_MODE: 'open', EXTEND_WINDOW_S: '-1' }, 'EXTEND_WINDOW_S'],
+    [{ AUTH_MODE: 'open', DEV_TOKEN_TTL_S: '2' }, 'DEV_TOKEN_TTL_S'],
     [{ AUTH_MODE: 'open', REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ AUTH_MODE: 'jwt' }, 'AUTH_SECRET'],
     [{ AUTH_MODE: 'jwt', AUTH_SECRET: 'short' }, 'AUTH_SECRET'],

@@ -17,7 +17,7 @@ describe('crash safety of the outbox', () => {
     await cleanupNames(names, probe);
   });
 
-  const outboxDepth = () => probe.redis.xlen(probe.keys.outbox);
+  const outboxDepth = () => probe.redis.xlen(probe.outboxKey);
   const bidSeqs = (events: Awaited<ReturnType<typeof readStream>>) =>
     events.flatMap((e) => (e.type === 'bid.accepted' ? [e.seq] : []));
 
@@ -44,7 +44,7 @@ describe('crash safety of the outbox', () => {
     );
     expect(bidSeqs(published)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(new Set(published.map((e) => e.id)).size).toBe(31);
-    const [pendingCount] = (await probe.redis.xpending(probe.keys.outbox, 'relay')) as [number];
+    const [pendingCount] = (await probe.redis.xpending(probe.outboxKey, 'relay')) as [number];
     expect(pendingCount).toBe(31);
     await publishing.kill('SIGKILL');
     expect(await outboxDepth()).toBe(31);
@@ -58,5 +58,5 @@ describe('crash safety of the outbox', () => {
     const final = await readStream(names.topology);
     expect(final.map((e) => e.id)).toEqual(published.map((e) => e.id));
     await recovering.kill();
-  }, 180_000);
+  }, 420_000);
 });

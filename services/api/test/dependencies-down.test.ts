@@ -73,11 +73,11 @@ describe('when a dependency is down', () => {
       checks: { redis: { ok: true }, nats: { ok: false } },
     });
     expect((await http(cut.url, 'GET', '/readyz')).status).toBe(200);
-    expect(await probe.redis.xlen(probe.keys.outbox)).toBe(6);
+    expect(await probe.redis.xlen(probe.outboxKey)).toBe(6);
 
     // A replica that can reach NATS drains the shared outbox.
     await start({ OUTBOX_RELAY: 'true' });
-    await waitFor(async () => (await probe.redis.xlen(probe.keys.outbox)) === 0, {
+    await waitFor(async () => (await probe.redis.xlen(probe.outboxKey)) === 0, {
       timeoutMs: 20_000,
       what: 'outbox to drain',
     });

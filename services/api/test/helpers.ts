@@ -56,14 +56,17 @@ export async function startApi(names: TestNames, env: Record<string, string> = {
 export class RedisProbe {
   readonly redis = new Redis(TEST_REDIS_URL);
   readonly keys: RedisKeys;
+  /** The one outbox stream of a single-node layout. */
+  readonly outboxKey: string;
 
   constructor(readonly prefix: string) {
     this.keys = redisKeys(prefix);
+    this.outboxKey = this.keys.partitions[0]!.outbox;
   }
 
   /** Events waiting in the outbox, decoded, oldest first. */
   async outbox(): Promise<GavelEvent[]> {
-    const entries = await this.redis.xrange(this.keys.outbox, '-', '+');
+    const entries = await this.redis.xrange(this.outboxKey, '-', '+');
     return entries.map(([, fields]) => {
       const decoded = decodeEvent(fields[1] ?? '');
       if (!decoded.ok) throw new Error(decoded.reason);
@@ -71,7 +74,7 @@ export class RedisProbe {
     });
   }
 
-  /** Every key and its content (hash, zset, stream length, string), for "nothing changed" checks. */
+  /** Every key and its content (hash, zset, stream, string, set), for "nothing changed" checks. */
   async snapshot(): Promise<Record<string, unknown>> {
     const keys = (await this.redis.keys(`${this.prefix}*`)).filter((k) => !k.includes(':rl:')).sort();
     const out: Record<string, unknown> = {};
@@ -81,6 +84,7 @@ export class RedisProbe {
       else if (type === 'zset') out[key] = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
       else if (type === 'stream') out[key] = await this.redis.xrange(key, '-', '+');
       else if (type === 'string') out[key] = await this.redis.get(key);
+      else if (type === 'set') out[key] = (await this.redis.smembers(key)).sort();
       else out[key] = type;
     }
     return out;

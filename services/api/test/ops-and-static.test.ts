@@ -58,7 +58,7 @@ describe('ops routes and the web page', () => {
     const item = await createItem(api.url);
     await bid(api.url, item, 'a', 20);
     await bid(api.url, item, 'b', 1);
-    await waitFor(async () => (await probe.redis.xlen(probe.keys.outbox)) === 0, { what: 'relay' });
+    await waitFor(async () => (await probe.redis.xlen(probe.outboxKey)) === 0, { what: 'relay' });
     const text = await (await fetch(`${api.url}/metrics`)).text();
     const sample = (name: string, ...labels: string[]) => {
       const line = text
@@ -69,7 +69,7 @@ describe('ops routes and the web page', () => {
     expect(sample('gavel_bids_total', 'outcome="accepted"', 'strategy="lua"')).toBe(1);
     expect(sample('gavel_bids_total', 'outcome="too_low"', 'strategy="lua"')).toBe(1);
     expect(sample('gavel_bid_duration_seconds_count', 'strategy="lua"')).toBe(2);
-    expect(sample('gavel_outbox_depth')).toBe(0);
+    expect(sample('gavel_outbox_entries')).toBe(0);
     // item.opened and the accepted bid.
     expect(sample('gavel_outbox_published_total', 'result="ok"')).toBe(2);
   });

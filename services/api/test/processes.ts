@@ -8,7 +8,8 @@ export async function spawnApi(names: TestNames, env: Record<string, string> = {
   const port = await freePort();
   return spawnService(API_ENTRY, testEnv(names, { LOG_LEVEL: 'warn', ...env, PORT: String(port) }), {
     port,
-    timeoutMs: 40_000,
+    // A busy machine (load average above 10 on 2 cores) has taken more than 40 s to start one.
+    timeoutMs: 120_000,
   });
 }
 

@@ -1,273 +1,231 @@
 /**
- * Archival throughput: events/s from a pre-filled JetStream stream into PostgreSQL through the
- * real worker, beside a PostgreSQL COPY of the same rows into an identical table, measured in
- * the same run. Run under `flock /tmp/bench.lock npm run bench -w services/archival`.
+ * Archival throughput and cost, beside PostgreSQL COPY of the same rows, in one run:
  *
- * BENCH_EVENTS (default 50000) and BENCH_WORKERS (BATCH_SIZExWRITE_CONCURRENCY pairs, default
- * "256x1,256x2,1000x2,1000x4") and BENCH_ROUNDS (default 2) tune the run.
+ * - drain: a stream pre-filled with BENCH_EVENTS bids (by a separate load process) is archived
+ *   by a new worker process per run, for each BATCH_SIZE x WRITE_CONCURRENCY setting, in rounds
+ *   interleaved with COPY runs; events/s and the worker's CPU per event (utime+stime from /proc).
+ * - sustained: the load process publishes BENCH_RATE events/s for BENCH_SUSTAINED_S seconds to a
+ *   worker with default settings; CPU per event and stream → committed latency percentiles.
+ * - burst: the same steady rate with BENCH_BURST events published at once in the middle; the
+ *   peak lag and how long the worker takes to be back to its steady lag.
+ *
+ * BENCH_BASELINE_REF=<git ref> runs that commit's worker beside this one in every round, and
+ * BENCH_WORKER_NODE_ARGS="--flag ...;--other ..." this worker under each set of node options too.
+ * BENCH_PROFILE=1 adds one drain per worker under `node --cpu-prof` (not part of the figures).
+ * BENCH_QUICK=1 is a smoke run. Run alone on the machine: `flock /tmp/bench.lock npm run bench
+ * -w services/archival`, with BENCH_MACHINE_NOTE saying what else ran.
  */
-import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { connect } from 'nats';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import {
-  createLogger,
-  createRegistry,
-  decodeEvent,
-  encodeEvent,
-  ensureStreams,
-  makeEvent,
-  subjectOf,
-  type BidAccepted,
-} from '@gavel/shared';
-import {
-  createTestDatabase,
-  dropTopology,
   REPO_ROOT,
-  testTopology,
   TEST_NATS_URL,
-  waitFor,
+  TEST_PG_ADMIN_URL,
+  benchProgress,
+  benchResultsDir,
 } from '@gavel/shared/testing';
-import { loadArchivalConfig } from '../src/config.js';
-import { ArchivalWorker } from '../src/archival-worker.js';
-import { migrate } from '../src/migrate.js';
+import { dropTopology } from '@gavel/shared/testing';
+import { benchTag } from './bench-events.js';
+import { summarizeCpuProfile } from './cpu-profile-summary.js';
+import { loadAverage } from './process-cpu.js';
+import { startPrivateNats } from './private-nats.js';
+import { renderReport, type BenchResults } from './report.js';
+import {
+  copyRun,
+  drainRun,
+  liveRun,
+  prefill,
+  type BenchContext,
+  type CopyRun,
+  type DrainRun,
+  type LiveRun,
+  type WorkerSettings,
+} from './runs.js';
+import type { WorkerVariant } from './worker-process.js';
 
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
-const WORKERS = (process.env.BENCH_WORKERS ?? '256x1,256x2,1000x2,1000x4').split(',').map((pair) => {
-  const [batchSize, concurrency] = pair.split('x').map(Number);
-  return { batchSize: batchSize ?? 256, concurrency: concurrency ?? 1 };
-});
-const ITEMS = 50;
-/** Each worker configuration runs this many times; COPY runs once per round, plus once. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const quick = process.env.BENCH_QUICK === '1';
+const int = (name: string, fallback: number, quickValue: number, min = 1) => {
+  const value = Number(process.env[name] ?? (quick ? quickValue : fallback));
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
+  return value;
+};
+const settings = {
+  events: int('BENCH_EVENTS', 100_000, 20_000),
+  rounds: int('BENCH_ROUNDS', 3, 1),
+  liveRounds: int('BENCH_LIVE_ROUNDS', 2, 1, 0),
+  rate: int('BENCH_RATE', 5000, 2000),
+  sustainedSeconds: int('BENCH_SUSTAINED_S', 20, 5),
+  burst: int('BENCH_BURST', 60_000, 10_000),
+  workers: (process.env.BENCH_WORKERS ?? (quick ? '256x2' : '256x2,1000x2,1000x4'))
+    .split(',')
+    .map((pair): WorkerSettings => {
+      const [batchSize, concurrency] = pair.split('x').map(Number);
+      if (!batchSize || !concurrency) throw new Error(`BENCH_WORKERS: bad pair ${pair}`);
+      return { batchSize, concurrency };
+    }),
+};
 
-const topology = testTopology();
-const nc = await connect({ servers: TEST_NATS_URL });
-const databases: Array<{ drop(): Promise<void> }> = [];
+const variants: WorkerVariant[] = [{ label: 'worker', entry: 'services/archival/src/main.ts' }];
+for (const set of (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(';').filter((x) => x.trim())) {
+  const nodeArgs = set.split(' ').filter(Boolean);
+  variants.push({ label: `worker ${nodeArgs.join(' ')}`, entry: variants[0]!.entry, nodeArgs });
+}
+if (process.env.BENCH_BASELINE_REF) variants.push(extractWorkerAt(process.env.BENCH_BASELINE_REF));
 
+// BENCH_SHARED_NATS=1 measures against the shared server instead of a private one.
+const privateNats = process.env.BENCH_SHARED_NATS === '1' ? undefined : await startPrivateNats();
+const natsUrl = privateNats?.url ?? TEST_NATS_URL;
+const nc = await connect({ servers: natsUrl, name: 'archival-bench' });
+const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+await admin.connect();
+const ctx: BenchContext = {
+  natsUrl,
+  ...(privateNats ? { natsPid: privateNats.pid } : {}),
+  nc,
+  jsm: await nc.jetstreamManager(),
+  admin,
+};
+const loadAverageAtStart = loadAverage();
+const tag = benchTag();
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+
+// Steps for the bench harness's progress bar: the prefill, every COPY, drain and live run.
+const progress = benchProgress(
+  1 +
+    settings.rounds +
+    1 +
+    settings.rounds * settings.workers.length * variants.length +
+    2 * settings.liveRounds * variants.length,
+);
+const filled = await prefill(ctx, tag, settings.events);
+progress.step('prefill');
+log(`stream pre-filled with ${fmt(settings.events)} bids in ${filled.seconds.toFixed(1)} s`);
+const copies: CopyRun[] = [];
+const drains: DrainRun[] = [];
+const sustained: LiveRun[] = [];
+const bursts: LiveRun[] = [];
+const profiles: Array<BenchResults['profiles'][number]> = [];
 try {
-  const jsm = await nc.jetstreamManager();
-  await ensureStreams(jsm, topology);
-  const js = nc.jetstream();
-  const bids: BidAccepted[] = [];
-  for (let i = 0; i < EVENTS; i += 1) {
-    const seq = Math.floor(i / ITEMS) + 1;
-    bids.push(
-      makeEvent('bid.accepted', {
-        itemId: `item${i % ITEMS}`,
-        seq,
-        userId: `u${i % 97}`,
-        amountCents: 100 * seq,
-      }),
-    );
-  }
-  let started = performance.now();
-  for (let i = 0; i < bids.length; i += 1000) {
-    await Promise.all(
-      bids.slice(i, i + 1000).map((b) => js.publish(subjectOf(b, topology), encodeEvent(b), { msgID: b.id })),
-    );
-  }
-  const publishSeconds = (performance.now() - started) / 1000;
-  console.log(`stream pre-filled with ${EVENTS} bid events in ${publishSeconds.toFixed(1)} s`);
-
-  // Decoding alone (JSON + schema), the CPU floor of the worker's per-event work.
-  const payloads = bids.map((b) => encodeEvent(b));
-  started = performance.now();
-  for (const p of payloads) if (!decodeEvent(p).ok) throw new Error('decode failed');
-  const decodePerSecond = EVENTS / ((performance.now() - started) / 1000);
-
-  const workerRuns: Array<{
-    batchSize: number;
-    concurrency: number;
-    seconds: number;
-    eventsPerSecond: number;
-  }> = [];
-  const copyRuns: Array<{ seconds: number; rowsPerSecond: number }> = [];
-
-  // Interleave COPY and every worker configuration, round after round, so that drift on the
-  // shared machine hits all of them alike.
-  let run = 0;
-  for (let round = 0; round < ROUNDS; round += 1) {
-    copyRuns.push(await copyRun(bids));
-    for (const w of WORKERS) workerRuns.push(await workerRun(w.batchSize, w.concurrency, (run += 1)));
-  }
-  copyRuns.push(await copyRun(bids));
-
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = sorted.length / 2;
-    return sorted.length % 2 === 1
-      ? (sorted[Math.floor(mid)] ?? NaN)
-      : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-  };
-  const copyRate = median(copyRuns.map((r) => r.rowsPerSecond));
-  const workerSummary = WORKERS.map((w) => {
-    const rates = workerRuns
-      .filter((r) => r.batchSize === w.batchSize && r.concurrency === w.concurrency)
-      .map((r) => r.eventsPerSecond);
-    const eventsPerSecond = median(rates);
-    return { ...w, rates: rates.map(Math.round), eventsPerSecond, ratioToCopy: eventsPerSecond / copyRate };
-  });
-  const machine = {
-    nproc: execSync('nproc').toString().trim(),
-    cpu:
-      execSync("lscpu | grep 'Model name' || true").toString().replace('Model name:', '').trim() ||
-      cpus()[0]?.model,
-    node: process.version,
-    postgres: await serverVersion(),
-    note: process.env.BENCH_MACHINE_NOTE ?? 'other work on the machine not stated (set BENCH_MACHINE_NOTE)',
-  };
-  const results = {
-    date: new Date().toISOString(),
-    machine,
-    events: EVENTS,
-    items: ITEMS,
-    publishSeconds,
-    decodePerSecond: Math.round(decodePerSecond),
-    copy: { runs: copyRuns, medianRowsPerSecond: Math.round(copyRate) },
-    workerRuns,
-    worker: workerSummary.map((w) => ({ ...w, ratioToCopy: Number(w.ratioToCopy.toFixed(3)) })),
-  };
-  const fmt = (n: number) => Math.round(n).toLocaleString('en');
-  const rows = workerSummary
-    .map(
-      (w) =>
-        `| archival worker, BATCH_SIZE=${w.batchSize}, WRITE_CONCURRENCY=${w.concurrency} | ${w.rates.map(fmt).join(', ')} | ${fmt(w.eventsPerSecond)} | ${w.ratioToCopy.toFixed(2)} |`,
-    )
-    .join('\n');
-  const copyRow = `| PostgreSQL COPY into an identical table | ${copyRuns.map((r) => fmt(r.rowsPerSecond)).join(', ')} | ${fmt(copyRate)} | 1.00 |`;
-  const md = `# Archival throughput
-
-${EVENTS.toLocaleString('en')} \`bid.accepted\` events (${ITEMS} items) pre-filled in a JetStream stream, archived into
-PostgreSQL by the real worker (durable pull consumer, schema decode, one transaction per batch with
-idempotent multi-row inserts, ack after commit), beside a \`COPY\` of the same rows into a table
-with the same columns, keys and indexes (\`CREATE TABLE ... (LIKE bids INCLUDING ALL)\`), measured in
-the same run, interleaved over ${ROUNDS} rounds. Medians; the ratio is worker median / COPY median.
-
-| path | rows/s, each run | median rows/s | ratio to COPY |
-|---|---:|---:|---:|
-${rows}
-${copyRow}
-
-Worker time runs from \`run()\` (which first confirms the migrations are applied) to the last
-acknowledgement; COPY time from the first row sent to the end of the COPY. What the worker pays and
-COPY does not: a JetStream delivery and an ack per event, JSON parse and schema validation per event,
-and \`INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING\` (parameter arrays, a conflict check
-on two unique indexes) with a COMMIT per batch. That price buys idempotence (redelivery writes
-nothing) and ack-after-commit.
-
-Decoding alone (JSON.parse + schema check) runs at ${Math.round(decodePerSecond).toLocaleString('en')} events/s on one core.
-Publishing the stream took ${publishSeconds.toFixed(1)} s (not part of any figure).
-
-Machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, PostgreSQL ${machine.postgres}, NATS
-server on the same host; ${machine.note}. Figures vary run to run on this machine; read
-the ratios, not the absolute numbers.
-
-Reproduce: \`flock /tmp/bench.lock npm run bench -w services/archival\` (raw figures in
-\`archival-throughput.json\`).
-`;
-  mkdirSync(`${REPO_ROOT}/docs/results`, { recursive: true });
-  writeFileSync(
-    `${REPO_ROOT}/docs/results/archival-throughput.json`,
-    `${JSON.stringify(results, null, 2)}\n`,
-  );
-  writeFileSync(`${REPO_ROOT}/docs/results/archival-throughput.md`, md);
-  console.log(md);
-} finally {
-  await nc.close();
-  await dropTopology(topology);
-  for (const db of databases) await db.drop();
-}
-
-async function freshDatabase(): Promise<string> {
-  const db = await createTestDatabase();
-  databases.push(db);
-  await migrate(db.url);
-  return db.url;
-}
-
-async function workerRun(batchSize: number, concurrency: number, run: number) {
-  const url = await freshDatabase();
-  const config = loadArchivalConfig({
-    DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    NATS_STREAM: topology.stream,
-    EVENT_PREFIX: topology.prefix,
-    BATCH_SIZE: String(batchSize),
-    WRITE_CONCURRENCY: String(concurrency),
-    // Each run reads the whole stream from the start with its own durable consumer.
-    CONSUMER_NAME: `bench${run}`,
-    LOG_LEVEL: 'warn',
-  });
-  const registry = createRegistry('archival');
-  const worker = await ArchivalWorker.connect({ config, logger: createLogger('archival', 'warn'), registry });
-  const controller = new AbortController();
-  const started = performance.now();
-  const running = worker.run(controller.signal);
-  const acked = registry.getSingleMetric('gavel_archival_messages_acked_total');
-  await waitFor(async () => ((await acked?.get())?.values[0]?.value ?? 0) >= EVENTS, {
-    timeoutMs: 120_000,
-    intervalMs: 10,
-    what: 'archival of every event',
-  });
-  const seconds = (performance.now() - started) / 1000;
-  controller.abort();
-  await running;
-  await worker.close();
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  const count = Number((await pool.query('SELECT count(*) AS n FROM bids')).rows[0].n);
-  await pool.end();
-  if (count !== EVENTS) throw new Error(`worker stored ${count} rows, expected ${EVENTS}`);
-  console.log(
-    `worker BATCH_SIZE=${batchSize} WRITE_CONCURRENCY=${concurrency}: ${seconds.toFixed(2)} s, ${Math.round(EVENTS / seconds)} events/s`,
-  );
-  return { batchSize, concurrency, seconds, eventsPerSecond: EVENTS / seconds };
-}
-
-async function copyRun(bids: readonly BidAccepted[]) {
-  const url = await freshDatabase();
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('CREATE TABLE bids_copy (LIKE bids INCLUDING ALL)');
-    const started = performance.now();
-    // Text format in chunks of 1000 rows: the fastest way PostgreSQL takes rows in.
-    const lines = function* () {
-      for (let i = 0; i < bids.length; i += 1000) {
-        yield bids
-          .slice(i, i + 1000)
-          .map((b) => `${b.itemId}\t${b.seq}\t${b.userId}\t${b.amountCents}\t${b.at}\t${b.id}\n`)
-          .join('');
+  // Every configuration once per round, COPY between rounds, so that drift on the shared machine
+  // touches all of them alike.
+  for (let round = 1; round <= settings.rounds; round += 1) {
+    copies.push(await copyRun(tag, settings.events));
+    progress.step('COPY');
+    log(`round ${round}: COPY ${fmt(copies.at(-1)!.rowsPerSecond)} rows/s`);
+    for (const w of settings.workers) {
+      for (const variant of round % 2 === 1 ? variants : [...variants].reverse()) {
+        const run = await drainRun(ctx, filled.topology, settings.events, variant, w);
+        drains.push(run);
+        progress.step(`${variant.label} ${w.batchSize}x${w.concurrency}`);
+        log(
+          `round ${round}: ${variant.label} ${w.batchSize}x${w.concurrency} ${fmt(run.eventsPerSecond)} events/s, ` +
+            `${run.workerUsPerEvent.toFixed(1)} µs CPU/event`,
+        );
       }
-    };
-    await pipeline(
-      Readable.from(lines()),
-      client.query(
-        copyFrom('COPY bids_copy (item_id, seq, user_id, amount_cents, accepted_at, event_id) FROM STDIN'),
-      ),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const count = Number((await client.query('SELECT count(*) AS n FROM bids_copy')).rows[0].n);
-    if (count !== bids.length) throw new Error(`COPY stored ${count} rows`);
-    console.log(`COPY: ${seconds.toFixed(2)} s, ${Math.round(bids.length / seconds)} rows/s`);
-    return { seconds, rowsPerSecond: bids.length / seconds };
-  } finally {
-    await client.end();
+    }
   }
+  copies.push(await copyRun(tag, settings.events));
+  progress.step('COPY');
+  log(`COPY ${fmt(copies.at(-1)!.rowsPerSecond)} rows/s`);
+
+  const steady = { kind: 'steady', perSecond: settings.rate } as const;
+  for (let round = 1; round <= settings.liveRounds; round += 1) {
+    for (const variant of round % 2 === 1 ? variants : [...variants].reverse()) {
+      const s = await liveRun(ctx, variant, benchTag(), [
+        { ...steady, seconds: 3 },
+        { ...steady, seconds: settings.sustainedSeconds },
+      ]);
+      sustained.push(s);
+      progress.step(`sustained ${variant.label}`);
+      log(
+        `sustained ${variant.label}: ${fmt(s.publishedPerSecond)} events/s, ${s.workerUsPerEvent.toFixed(1)} µs CPU/event, ` +
+          `p99 ${s.latencyMs.p99} ms`,
+      );
+      const b = await liveRun(ctx, variant, benchTag(), [
+        { ...steady, seconds: 5 },
+        { kind: 'burst', events: settings.burst },
+        { ...steady, seconds: quick ? 5 : 15 },
+      ]);
+      bursts.push(b);
+      progress.step(`burst ${variant.label}`);
+      log(
+        `burst ${variant.label}: peak lag ${fmt(b.burst!.peakLag)}, recovered in ${b.burst!.recoverySeconds.toFixed(1)} s`,
+      );
+    }
+  }
+
+  if (process.env.BENCH_PROFILE === '1') {
+    const dir = `${REPO_ROOT}/.gavel/bench/profiles`;
+    rmSync(dir, { recursive: true, force: true });
+    for (const variant of variants) {
+      const w = settings.workers.at(-1)!;
+      const run = await drainRun(ctx, filled.topology, settings.events, variant, w, dir);
+      const p = run.cpuProfile!;
+      profiles.push({
+        variant: variant.label,
+        ...w,
+        eventsPerSecond: run.eventsPerSecond,
+        file: p.path.replace(`${REPO_ROOT}/`, ''),
+        summary: summarizeCpuProfile(p.path, p),
+      });
+      log(`profiled ${variant.label} ${w.batchSize}x${w.concurrency}: ${p.path}`);
+    }
+  }
+} finally {
+  await dropTopology(filled.topology, natsUrl);
+  await admin.end().catch(() => undefined);
+  await nc.close();
+  await privateNats?.stop();
 }
 
-async function serverVersion(): Promise<string> {
-  const db = databases[0];
-  if (!db) return 'unknown';
-  const client = new pg.Client({
-    connectionString: process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  });
-  await client.connect();
-  const v = (await client.query('SHOW server_version')).rows[0].server_version as string;
-  await client.end();
-  return v;
+const sh = (cmd: string) => execSync(cmd).toString().trim();
+const results: BenchResults = {
+  date: new Date().toISOString(),
+  machine: {
+    cpu: sh("lscpu | sed -n 's/^Model name: *//p'") || (cpus()[0]?.model ?? 'unknown'),
+    cores: Number(sh('nproc')),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    postgres: sh(`psql "${TEST_PG_ADMIN_URL}" -Atc 'SHOW server_version'`),
+    natsServer: `${sh('nats-server --version')}${privateNats ? ' (a private server for the benchmark)' : ' (the shared server)'}`,
+    loadAverageAtStart,
+    loadAverageAtEnd: loadAverage(),
+    // Whoever runs it says what else the machine was doing; the load average alone cannot tell.
+    note: process.env.BENCH_MACHINE_NOTE ?? 'not stated (set BENCH_MACHINE_NOTE)',
+  },
+  settings: { ...settings, variants: variants.map((v) => v.label), prefillSeconds: filled.seconds },
+  copies,
+  drains,
+  sustained,
+  bursts,
+  profiles,
+};
+const dir = benchResultsDir(REPO_ROOT);
+mkdirSync(dir, { recursive: true });
+writeFileSync(`${dir}/archival-throughput.json`, `${JSON.stringify(results, null, 2)}\n`);
+const md = renderReport(results);
+writeFileSync(`${dir}/archival-throughput.md`, md);
+console.log(md);
+
+/**
+ * The worker as it was at a git ref, for a before/after comparison in the same run: its src and
+ * migrations are extracted under .gavel/ (ignored by git), where it still resolves this
+ * checkout's packages.
+ */
+function extractWorkerAt(ref: string): WorkerVariant {
+  const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: REPO_ROOT })
+    .toString()
+    .trim();
+  const dir = `.gavel/bench/archival-${sha}`;
+  rmSync(`${REPO_ROOT}/${dir}`, { recursive: true, force: true });
+  mkdirSync(`${REPO_ROOT}/${dir}`, { recursive: true });
+  execSync(
+    `git archive ${sha} services/archival/src services/archival/migrations | tar -x -C ${dir} --strip-components=2`,
+    { cwd: REPO_ROOT },
+  );
+  return { label: `worker at ${sha}`, entry: `${dir}/src/main.ts` };
 }

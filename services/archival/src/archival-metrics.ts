@@ -12,8 +12,8 @@ export function createArchivalMetrics(registry: Registry, readConsumer: () => Pr
   };
   return {
     consumerPending: new Gauge({
-      name: 'gavel_archival_consumer_pending',
-      help: 'Events in the stream not yet delivered to the archival consumer (lag)',
+      name: 'gavel_archival_consumer_pending_messages',
+      help: 'Consumer lag: events in the stream not yet delivered to the archival consumer',
       registers: [registry],
       async collect() {
         await refresh();
@@ -21,7 +21,7 @@ export function createArchivalMetrics(registry: Registry, readConsumer: () => Pr
       },
     }),
     consumerAckPending: new Gauge({
-      name: 'gavel_archival_consumer_ack_pending',
+      name: 'gavel_archival_consumer_ack_pending_messages',
       help: 'Events delivered to the archival consumer and not yet acknowledged',
       registers: [registry],
       collect() {
@@ -29,7 +29,7 @@ export function createArchivalMetrics(registry: Registry, readConsumer: () => Pr
       },
     }),
     batchSize: new Histogram({
-      name: 'gavel_archival_batch_size',
+      name: 'gavel_archival_batch_events',
       help: 'Events per batch written to PostgreSQL',
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
       registers: [registry],
@@ -38,6 +38,12 @@ export function createArchivalMetrics(registry: Registry, readConsumer: () => Pr
       name: 'gavel_archival_batch_write_seconds',
       help: 'Time to write and commit one batch',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    lag: new Histogram({
+      name: 'gavel_archival_lag_seconds',
+      help: "Time from an event's creation (its `at`) to the commit of the batch that archived it",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
     rowsWritten: new Counter({

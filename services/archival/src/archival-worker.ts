@@ -12,14 +12,18 @@ import {
 import type { Registry } from 'prom-client';
 import {
   connectNats,
+  contextOfHeaders,
   decodeEvent,
   ensureStreams,
+  inBatchSpan,
+  startMessageSpan,
   subjects,
   topologyOf,
   type GavelEvent,
   type Logger,
   type ReadinessCheck,
   type Topology,
+  type TraceContext,
 } from '@gavel/shared';
 import { migrate } from './migrate.js';
 import type { ArchivalConfig } from './config.js';
@@ -85,6 +89,12 @@ export class ArchivalWorker {
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     this.pool.on('error', (err) => options.logger.warn({ err: err.message }, 'postgres client error'));
+    // A checked-out client has no pool listener: its server going away mid-batch emits 'error' on
+    // the client itself, which unheard would crash the worker. The batch's query fails with the
+    // same error, so the batch is handed back and written again later.
+    this.pool.on('connect', (client) =>
+      client.on('error', (err) => options.logger.warn({ err: err.message }, 'postgres connection lost')),
+    );
     this.metrics = createArchivalMetrics(options.registry, async () => {
       const info = await this.jsm.consumers.info(config.NATS_STREAM, config.CONSUMER_NAME);
       return { pending: info.num_pending, ackPending: info.num_ack_pending };
@@ -209,10 +219,30 @@ export class ArchivalWorker {
       else await this.deadLetter(msg, DEAD_LETTER_REASONS.badSchema, result.reason);
     }
     if (decoded.length === 0) return;
+    // Each event's own trace gets a span that lasts until its batch is settled; the batch's
+    // span (and the database spans under it) links to every one of them.
+    const contexts = decoded.map((d) => contextOfHeaders(d.msg.headers));
+    const spans = decoded.map((d, i) =>
+      startMessageSpan(`archive ${d.event.type}`, d.msg.subject, contexts[i], {
+        'gavel.event.id': d.event.id,
+      }),
+    );
+    try {
+      await this.archive(decoded, contexts);
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
 
+  private async archive(
+    decoded: readonly Decoded[],
+    contexts: readonly (TraceContext | undefined)[],
+  ): Promise<void> {
     const stopTimer = this.metrics.batchSeconds.startTimer();
     try {
-      this.recordWrite(await this.write(decoded.map((d) => d.event)), decoded);
+      const events = decoded.map((d) => d.event);
+      const counts = await inBatchSpan('archive batch', contexts, {}, () => this.write(events));
+      this.recordWrite(counts, decoded);
       stopTimer();
       return;
     } catch (err) {
@@ -258,7 +288,12 @@ export class ArchivalWorker {
     for (const [table, n] of Object.entries(counts)) {
       if (n > 0) this.metrics.rowsWritten.inc({ table }, n);
     }
-    for (const { msg } of written) msg.ack();
+    const now = Date.now();
+    for (const { msg, event } of written) {
+      msg.ack();
+      const lagMs = now - Date.parse(event.at);
+      if (Number.isFinite(lagMs)) this.metrics.lag.observe(Math.max(0, lagMs) / 1000);
+    }
     this.metrics.acked.inc(written.length);
     if (this.backoffMs > 0) this.options.logger.info('postgres writes succeed again');
     this.backoffMs = 0;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type {
   BidAccepted,
   ChatMessage,
@@ -16,70 +17,221 @@ export type ArchiveTable =
 export type RowCounts = Partial<Record<ArchiveTable, number>>;
 
 /**
- * Writes events to PostgreSQL in one transaction. Every insert is idempotent (keyed by event id
- * or (item_id, seq)), so a redelivered or duplicated event changes nothing, and no insert
- * depends on another event having arrived first.
+ * Writes events to PostgreSQL atomically: when this returns, all of them are committed. Every
+ * write is idempotent (keyed by event id or (item_id, seq)), so a redelivered or duplicated
+ * event changes nothing, and no insert depends on another event having arrived first.
+ *
+ * Bids and messages are appended with COPY, PostgreSQL's fastest way in. A duplicate makes
+ * COPY fail on the table's unique keys without writing anything (a unique violation, never a
+ * second row), and the batch is then written again with `INSERT ... ON CONFLICT DO NOTHING`,
+ * which skips what is stored already. Duplicates are rare (a redelivery after a crash, a
+ * republished event), so almost every batch costs one COPY per table.
  */
 export async function writeEvents(client: pg.ClientBase, events: readonly GavelEvent[]): Promise<RowCounts> {
+  const groups = groupByTable(events);
+  try {
+    return await atomically(client, statementCount(groups) > 1, () => copyGroups(client, groups));
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+  return atomically(client, true, () => applyGroups(client, groups));
+}
+
+/** The idempotent statements of writeEvents, inside a transaction the caller opened. */
+export async function applyEvents(client: pg.ClientBase, events: readonly GavelEvent[]): Promise<RowCounts> {
+  return applyGroups(client, groupByTable(events));
+}
+
+interface Groups {
+  readonly bids: BidAccepted[];
+  readonly chats: ChatMessage[];
+  readonly dms: DirectMessage[];
+  readonly itemEvents: Array<ItemOpened | ItemExtended | ItemClosed>;
+}
+
+function groupByTable(events: readonly GavelEvent[]): Groups {
+  const groups: Groups = { bids: [], chats: [], dms: [], itemEvents: [] };
+  for (const event of events) {
+    switch (event.type) {
+      case 'bid.accepted':
+        groups.bids.push(event);
+        break;
+      case 'chat.message':
+        groups.chats.push(event);
+        break;
+      case 'dm.message':
+        groups.dms.push(event);
+        break;
+      case 'item.opened':
+      case 'item.extended':
+      case 'item.closed':
+        groups.itemEvents.push(event);
+        break;
+      default:
+        // Realtime-only events (presence changes, DM copies and receipts, offline notices) are
+        // acknowledged and not archived.
+        break;
+    }
+  }
+  return groups;
+}
+
+function statementCount(g: Groups): number {
+  return [g.bids, g.chats, g.dms].filter((rows) => rows.length > 0).length + 2 * g.itemEvents.length;
+}
+
+/**
+ * Runs `work` in a transaction, or, when it is a single statement, on its own: PostgreSQL
+ * commits a lone statement by itself, which saves two round trips.
+ */
+async function atomically<T>(
+  client: pg.ClientBase,
+  transaction: boolean,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!transaction) return work();
   await client.query('BEGIN');
   try {
-    const counts = await applyEvents(client, events);
+    const result = await work();
     await client.query('COMMIT');
-    return counts;
+    return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
 }
 
-/** The statements of writeEvents, inside a transaction the caller opened. */
-export async function applyEvents(client: pg.ClientBase, events: readonly GavelEvent[]): Promise<RowCounts> {
-  const counts: RowCounts = {};
-  const add = (table: ArchiveTable, n: number | null) => {
-    counts[table] = (counts[table] ?? 0) + (n ?? 0);
-  };
-  const bids: BidAccepted[] = [];
-  const chats: ChatMessage[] = [];
-  const dms: DirectMessage[] = [];
-  const itemEvents: Array<ItemOpened | ItemExtended | ItemClosed> = [];
-  for (const event of events) {
-    switch (event.type) {
-      case 'bid.accepted':
-        bids.push(event);
-        break;
-      case 'chat.message':
-        chats.push(event);
-        break;
-      case 'dm.message':
-        dms.push(event);
-        break;
-      default:
-        itemEvents.push(event);
-    }
+class Counts {
+  readonly rows: RowCounts = {};
+  add(table: ArchiveTable, n: number | null): void {
+    this.rows[table] = (this.rows[table] ?? 0) + (n ?? 0);
   }
+}
 
-  if (bids.length > 0) add('bids', await insertBids(client, bids));
-  if (chats.length > 0) add('chat_messages', await insertChats(client, chats));
-  if (dms.length > 0) add('direct_messages', await insertDirectMessages(client, dms));
-  if (itemEvents.length > 0)
-    await lockItems(
-      client,
-      itemEvents.map((e) => e.itemId),
-    );
+/** How rows of one append-only table are written: the fast way, and the idempotent way. */
+interface TableWriter<E> {
+  readonly table: ArchiveTable;
+  readonly copy: CopySpec<E>;
+  readonly insert: (client: pg.ClientBase, rows: readonly E[]) => Promise<number | null>;
+}
+
+async function copyGroups(client: pg.ClientBase, g: Groups): Promise<RowCounts> {
+  return writeGroups(client, g, (w, rows) => copyRows(client, w.copy, rows));
+}
+
+async function applyGroups(client: pg.ClientBase, g: Groups): Promise<RowCounts> {
+  return writeGroups(client, g, (w, rows) => w.insert(client, rows));
+}
+
+async function writeGroups(
+  client: pg.ClientBase,
+  g: Groups,
+  write: <E>(writer: TableWriter<E>, rows: readonly E[]) => Promise<number | null>,
+): Promise<RowCounts> {
+  const counts = new Counts();
+  const put = async <E>(writer: TableWriter<E>, rows: readonly E[]) => {
+    if (rows.length > 0) counts.add(writer.table, await write(writer, rows));
+  };
+  await put(BIDS, g.bids);
+  await put(CHATS, g.chats);
+  await put(DIRECT_MESSAGES, g.dms);
+  await applyItemEvents(client, g.itemEvents, counts);
+  return counts.rows;
+}
+
+async function applyItemEvents(
+  client: pg.ClientBase,
+  itemEvents: ReadonlyArray<ItemOpened | ItemExtended | ItemClosed>,
+  counts: Counts,
+): Promise<void> {
+  if (itemEvents.length === 0) return;
+  await lockItems(
+    client,
+    itemEvents.map((e) => e.itemId),
+  );
   // Item lifecycle events are rare; applied one by one, in arrival order.
   for (const event of itemEvents) {
-    if (event.type === 'item.opened') add('items', await upsertItem(client, event));
+    if (event.type === 'item.opened') counts.add('items', await upsertItem(client, event));
     else if (event.type === 'item.extended') {
       const [ext, item] = await extendItem(client, event);
-      add('item_extensions', ext);
-      add('items', item);
+      counts.add('item_extensions', ext);
+      counts.add('items', item);
     } else {
       const [result, item] = await closeItem(client, event);
-      add('auction_results', result);
-      add('items', item);
+      counts.add('auction_results', result);
+      counts.add('items', item);
     }
   }
-  return counts;
+}
+
+/** A COPY statement and how one event becomes one line of its text format. */
+interface CopySpec<E> {
+  readonly sql: string;
+  readonly line: (event: E) => string;
+}
+
+const BIDS: TableWriter<BidAccepted> = {
+  table: 'bids',
+  insert: insertBids,
+  copy: {
+    sql: 'COPY bids (item_id, seq, user_id, amount_cents, accepted_at, event_id) FROM STDIN',
+    line: (b) =>
+      `${copyText(b.itemId)}\t${b.seq}\t${copyText(b.userId)}\t${b.amountCents}\t${copyText(b.at)}\t${copyText(b.id)}\n`,
+  },
+};
+
+const CHATS: TableWriter<ChatMessage> = {
+  table: 'chat_messages',
+  insert: insertChats,
+  copy: {
+    sql: 'COPY chat_messages (id, room_id, user_id, text, client_msg_id, sent_at) FROM STDIN',
+    line: (c) =>
+      `${copyText(c.id)}\t${copyText(c.roomId)}\t${copyText(c.userId)}\t${copyText(c.text)}\t${copyText(c.clientMsgId)}\t${copyText(c.at)}\n`,
+  },
+};
+
+const DIRECT_MESSAGES: TableWriter<DirectMessage> = {
+  table: 'direct_messages',
+  insert: insertDirectMessages,
+  copy: {
+    sql: 'COPY direct_messages (id, from_user, to_user, text, client_msg_id, sent_at) FROM STDIN',
+    line: (d) =>
+      `${copyText(d.id)}\t${copyText(d.from)}\t${copyText(d.to)}\t${copyText(d.text)}\t${copyText(d.clientMsgId)}\t${copyText(d.at)}\n`,
+  },
+};
+
+async function copyRows<E>(client: pg.ClientBase, spec: CopySpec<E>, events: readonly E[]): Promise<number> {
+  let text = '';
+  for (const event of events) text += spec.line(event);
+  const copy = client.query(copyFrom(spec.sql));
+  await new Promise<void>((resolve, reject) => {
+    copy.on('finish', resolve);
+    copy.on('error', reject);
+    copy.end(text);
+  });
+  return copy.rowCount;
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+/**
+ * A value in COPY's text format: backslash, newline, carriage return and tab are escaped (so a
+ * text can never end a row or a column early, nor read as `\N`, NULL). A NUL character is left
+ * in: PostgreSQL refuses it, as it refuses it in a parameter, and the event is dead-lettered.
+ */
+function copyText(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+/** SQLSTATE 23505: a unique key holds the row already. */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
 }
 
 /** Namespace of the per-item advisory locks (first key of pg_advisory_xact_lock(int, int)). */
@@ -100,7 +252,8 @@ async function lockItems(client: pg.ClientBase, itemIds: readonly string[]): Pro
   );
 }
 
-// One multi-row INSERT per table from parallel arrays: one round trip whatever the batch size.
+// The idempotent path: one multi-row INSERT per table from parallel arrays, one round trip
+// whatever the batch size.
 async function insertBids(client: pg.ClientBase, bids: readonly BidAccepted[]): Promise<number | null> {
   const res = await client.query(
     `INSERT INTO bids (item_id, seq, user_id, amount_cents, accepted_at, event_id)

@@ -7,18 +7,23 @@ const IDLE_POLL_MS = 500;
  * Turns a JetStream pull consumer into batches: up to `batchSize` messages, handed over as soon
  * as the batch is full or `maxWaitMs` after its first message, whichever comes first.
  * consume() keeps `prefetchBatches` batches prefetched while earlier ones are written.
+ *
+ * Messages arrive through consume()'s callback into one buffer, so a message costs a push and
+ * nothing else: no promise, timer or race per message, one timer per batch (the server's
+ * max_ack_pending bounds the buffer).
  */
 export class BatchReader {
-  private pending: Promise<IteratorResult<JsMsg>> | undefined;
-  private readonly iterator: AsyncIterator<JsMsg>;
+  private messages: ConsumerMessages | undefined;
+  private buffer: JsMsg[] = [];
+  /** When the oldest buffered message was first in hand (Date.now()). */
+  private firstAt: number | undefined;
+  private closed = false;
+  private wake: { atLeast: number; resolve: () => void } | undefined;
 
   private constructor(
-    private readonly messages: ConsumerMessages,
     private readonly batchSize: number,
     private readonly maxWaitMs: number,
-  ) {
-    this.iterator = messages[Symbol.asyncIterator]();
-  }
+  ) {}
 
   static async open(
     consumer: Consumer,
@@ -29,35 +34,79 @@ export class BatchReader {
       prefetchBatches?: number;
     },
   ): Promise<BatchReader> {
-    const messages = await consumer.consume({
+    const reader = new BatchReader(options.batchSize, options.maxWaitMs);
+    reader.messages = await consumer.consume({
       max_messages: options.batchSize * (options.prefetchBatches ?? 1),
       expires: 5000,
+      callback: (msg) => reader.received(msg),
     });
-    return new BatchReader(messages, options.batchSize, options.maxWaitMs);
+    void reader.messages.closed().then(() => {
+      reader.closed = true;
+      reader.notify(0);
+    });
+    return reader;
+  }
+
+  /** Messages received and not handed over yet. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  private received(msg: JsMsg): void {
+    if (this.buffer.push(msg) === 1) this.firstAt = Date.now();
+    this.notify(this.buffer.length);
+  }
+
+  private notify(buffered: number): void {
+    const wake = this.wake;
+    if (wake && (buffered >= wake.atLeast || this.closed)) {
+      this.wake = undefined;
+      wake.resolve();
+    }
+  }
+
+  /** Resolves once `atLeast` messages are buffered, after `ms`, or on abort. */
+  private async waitFor(atLeast: number, ms: number, signal: AbortSignal): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.wake = { atLeast, resolve };
+        timer = setTimeout(resolve, ms);
+        onAbort = resolve;
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    } finally {
+      this.wake = undefined;
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private take(): JsMsg[] {
+    const batch = this.buffer.length <= this.batchSize ? this.buffer : this.buffer.slice(0, this.batchSize);
+    this.buffer = batch === this.buffer ? [] : this.buffer.slice(this.batchSize);
+    // The rest has waited at least since now: its deadline starts here.
+    this.firstAt = this.buffer.length > 0 ? Date.now() : undefined;
+    return batch;
   }
 
   /** The next batch; empty when `signal` aborted (or the consumer went away) before a message came. */
   async next(signal: AbortSignal): Promise<JsMsg[]> {
-    const batch: JsMsg[] = [];
-    let deadline: number | undefined;
-    while (batch.length < this.batchSize && !signal.aborted) {
-      const waitMs = deadline === undefined ? IDLE_POLL_MS : deadline - Date.now();
-      if (waitMs <= 0) break;
-      this.pending ??= this.iterator.next();
-      const result = await raceTimeout(this.pending, waitMs, signal);
-      if (result === undefined) {
-        if (deadline !== undefined) break;
-        continue;
+    while (!signal.aborted) {
+      if (this.buffer.length >= this.batchSize) return this.take();
+      if (this.buffer.length > 0) {
+        const left = (this.firstAt ?? 0) + this.maxWaitMs - Date.now();
+        if (left <= 0 || this.closed) return this.take();
+        await this.waitFor(this.batchSize, left, signal);
+      } else if (this.closed) {
+        await sleep(IDLE_POLL_MS, signal);
+        return [];
+      } else {
+        await this.waitFor(1, IDLE_POLL_MS, signal);
       }
-      this.pending = undefined;
-      if (result.done) {
-        if (batch.length === 0) await sleep(IDLE_POLL_MS, signal);
-        break;
-      }
-      batch.push(result.value);
-      deadline ??= Date.now() + this.maxWaitMs;
     }
-    return batch;
+    return [];
   }
 
   /**
@@ -66,39 +115,28 @@ export class BatchReader {
    * the ack timeout.
    */
   async close(): Promise<number> {
-    this.messages.stop();
-    let returned = 0;
-    for (;;) {
-      this.pending ??= this.iterator.next();
-      const result = await raceTimeout(this.pending, 1000);
-      this.pending = undefined;
-      if (result === undefined || result.done) break;
-      result.value.nak();
-      returned += 1;
-    }
-    return returned;
+    this.closed = true;
+    this.messages?.stop();
+    const returned = this.buffer;
+    this.buffer = [];
+    for (const msg of returned) msg.nak();
+    return returned.length;
   }
 }
 
-/** Resolves with the promise's value, or undefined after `ms` or on abort. */
-async function raceTimeout<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
-        onAbort = () => resolve(undefined);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      onAbort = resolve;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
-}
-
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await raceTimeout(new Promise<never>(() => {}), ms, signal);
 }

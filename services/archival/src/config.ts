@@ -4,6 +4,7 @@ import { commonEnv, envInt, loadConfig } from '@gavel/shared';
 /** The archival worker's environment, checked once at start. */
 export const archivalEnv = {
   LOG_LEVEL: commonEnv.LOG_LEVEL,
+  LOG_FORMAT: commonEnv.LOG_FORMAT,
   DATABASE_URL: commonEnv.DATABASE_URL,
   NATS_URL: commonEnv.NATS_URL,
   NATS_STREAM: commonEnv.NATS_STREAM,

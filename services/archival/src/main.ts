@@ -1,18 +1,10 @@
 import Fastify from 'fastify';
-import { ConfigError, createLogger, createRegistry, handleShutdown, registerOpsRoutes } from '@gavel/shared';
+import { configOrExit, createLogger, createRegistry, handleShutdown, registerOpsRoutes } from '@gavel/shared';
 import { loadArchivalConfig } from './config.js';
 import { ArchivalWorker } from './archival-worker.js';
 
-let config;
-try {
-  config = loadArchivalConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`archival: ${err.message}`);
-  process.exit(2);
-}
-
-const logger = createLogger('archival', config.LOG_LEVEL);
+const config = configOrExit('archival', () => loadArchivalConfig());
+const logger = createLogger('archival', config.LOG_LEVEL, config.LOG_FORMAT);
 const registry = createRegistry('archival');
 const worker = await ArchivalWorker.connect({ config, logger, registry });
 

@@ -94,6 +94,30 @@ describe('archival worker', () => {
     expect(await w.metric('gavel_archival_dead_lettered_total')).toBe(0);
   });
 
+  it('acknowledges realtime-only events (presence, DM copies and receipts, notices) and archives none', async () => {
+    const s = await sandbox();
+    const w = await worker(s);
+    const dm = makeEvent('dm.message', { from: 'ann', to: 'bob', text: 'psst', clientMsgId: 'd1' });
+    const events = [
+      makeEvent('presence.changed', { roomId: 'lobby', userId: 'ann', state: 'join' }),
+      dm,
+      makeEvent('dm.sent', { dmId: dm.id, from: 'ann', to: 'bob', text: 'psst', clientMsgId: 'd1' }),
+      makeEvent('notify.dm', { dmId: dm.id, from: 'ann', to: 'bob', preview: 'psst' }),
+      makeEvent('dm.delivered', { dmId: dm.id, from: 'ann', to: 'bob' }),
+      makeEvent('dm.read', { dmId: dm.id, from: 'ann', to: 'bob' }),
+      makeEvent('chat.message', { roomId: 'lobby', userId: 'ann', text: 'after them', clientMsgId: 'c1' }),
+    ];
+    for (const e of events) await s.publish(e);
+    await waitFor(async () => (await w.metric('gavel_archival_messages_acked_total')) === events.length, {
+      timeoutMs: 20_000,
+      what: 'all events acked',
+    });
+    expect(await s.count('direct_messages')).toBe(1);
+    expect(await s.count('chat_messages')).toBe(1);
+    expect(await s.count('items')).toBe(0);
+    expect(await w.metric('gavel_archival_dead_lettered_total')).toBe(0);
+  });
+
   it('never writes a second row for a duplicated or redelivered event', async () => {
     const s = await sandbox();
     const bid = makeEvent('bid.accepted', { itemId: 'vase', seq: 1, userId: 'ann', amountCents: 500 });

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { connect } from 'nats';
 import { WebSocketServer } from 'ws';
 import { decodeEvent } from '@gavel/shared';
-import { bidView } from '../src/item-feeds.js';
+import { bidView } from '../src/frames.js';
 
 /**
  * The baseline for bench/fanout.ts: the least a broadcaster can do. It subscribes to the bid

@@ -1,6 +1,14 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, envInt, envList, loadConfig, requireAuthSecret } from '@gavel/shared';
+import {
+  commonEnv,
+  envBool,
+  envInt,
+  envList,
+  loadConfig,
+  requireAuthSecret,
+  requireRedisTopology,
+} from '@gavel/shared';
 
 /** Everything the broadcast gateway reads from its environment, validated once at start. */
 export const broadcastEnv = {
@@ -21,7 +29,7 @@ export const broadcastEnv = {
   CHAT_RATE_PER_S: envInt(5, 1, 100_000),
   /** Client events of any kind per second per connection. @default 50 */
   EVENT_RATE_PER_S: envInt(50, 1, 1_000_000),
-  /** Identifies this process in presence records and logs. @default "<hostname>-<pid>" */
+  /** Identifies this process in presence records, logs and the session greeting. @default "<hostname>-<pid>" */
   REPLICA_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,128}$/)
@@ -32,10 +40,38 @@ export const broadcastEnv = {
   PRESENCE_TTL_S: envInt(15, 2, 3600),
   /** Accepted bids kept in memory per watched item, so re-watches replay without JetStream. @default 10000 */
   FEED_HISTORY: envInt(10_000, 10, 1_000_000),
-  /** How long Socket.IO keeps a disconnected session for recovery. @default 120000 */
-  RECOVERY_WINDOW_MS: envInt(120_000, 0, 3_600_000),
-  /** A ws client whose unsent bytes exceed this is disconnected (it resumes with afterSeq). @default 4194304 */
+  /**
+   * A subject no local client wants any more stays subscribed this long, so that a quick
+   * re-watch or re-join does not read the stream again. @default 30000
+   */
+  FEED_LINGER_MS: envInt(30_000, 0, 3_600_000),
+  /**
+   * A client (`/ws` or Socket.IO) whose unsent bytes exceed this is disconnected: it is not
+   * reading. It resumes with afterSeq / afterCursor on reconnect. @default 4194304
+   */
   WS_MAX_BUFFERED_BYTES: envInt(4 * 1024 * 1024, 16_384, 1024 * 1024 * 1024),
+  /**
+   * `/ws` clients are pinged this often and cut if the previous ping got no pong (Socket.IO
+   * has the same heartbeat built in: 25 s, 20 s timeout). @default 25
+   */
+  WS_PING_INTERVAL_S: envInt(25, 1, 3600),
+  /** An HTTP request (a polling request, a WebSocket upgrade) must arrive whole within this. @default 10 */
+  REQUEST_TIMEOUT_S: envInt(10, 1, 3600),
+  /**
+   * Live connections of one user, both transports, counted across replicas (in Redis); the next
+   * is refused (Socket.IO `too_many_connections`, `/ws` 429). @default 20
+   */
+  MAX_CONNECTIONS_PER_USER: envInt(20, 1, 1_000_000),
+  /** Live connections from one client address, counted the same way. @default 200 */
+  MAX_CONNECTIONS_PER_ADDRESS: envInt(200, 1, 10_000_000),
+  /**
+   * A private room's member list is trusted this long without a change being announced (the
+   * api's room events act at once); private rooms with local members are read again this often,
+   * in case an event was missed. @default 10
+   */
+  ROOM_ACCESS_RECHECK_S: envInt(10, 1, 3600),
+  /** Take the client address from X-Forwarded-For (behind the ALB) for the per-address cap. @default false */
+  TRUST_PROXY: envBool(false),
 } as const;
 
 export type BroadcastConfig = z.infer<z.ZodObject<typeof broadcastEnv>>;
@@ -43,5 +79,6 @@ export type BroadcastConfig = z.infer<z.ZodObject<typeof broadcastEnv>>;
 export function loadBroadcastConfig(env: NodeJS.ProcessEnv = process.env): BroadcastConfig {
   const config = loadConfig(broadcastEnv, env);
   requireAuthSecret(config);
+  requireRedisTopology(config);
   return config;
 }

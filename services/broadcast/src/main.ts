@@ -1,9 +1,9 @@
-import { createLogger, handleShutdown } from '@gavel/shared';
+import { configOrExit, createLogger, handleShutdown } from '@gavel/shared';
 import { buildBroadcastApp } from './app.js';
 import { loadBroadcastConfig } from './config.js';
 
-const config = loadBroadcastConfig();
-const logger = createLogger('broadcast', config.LOG_LEVEL).child({
+const config = configOrExit('broadcast', () => loadBroadcastConfig());
+const logger = createLogger('broadcast', config.LOG_LEVEL, config.LOG_FORMAT).child({
   replica: config.REPLICA_ID,
   color: config.BROADCAST_COLOR,
 });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { presenceRoomKey, type RedisConnection } from '@gavel/shared';
 import type { Logger } from 'pino';
 
 /**
@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
  * Entries of a replica whose heartbeat expired (SIGKILL, lost node) are ignored at once and
  * swept by the surviving replicas, which announce the leaves: no ghost members.
  *
- * The scripts read keys they were not given (heartbeats), which a single-shard Redis allows.
+ * The scripts read keys they were not given (the heartbeats). Redis allows that only for keys of
+ * the script's own hash slot, so every presence key carries one hash tag, `{presence}`: in a
+ * Redis Cluster all of presence lives on one shard (joins, leaves and sweeps are few beside bids).
  */
 
 const MEMBER_IS_LIVE = `
@@ -66,7 +68,7 @@ end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 return left`;
 
-interface PresenceRedis extends Redis {
+type PresenceRedis = RedisConnection & {
   presenceJoin(
     room: string,
     rooms: string,
@@ -85,10 +87,10 @@ interface PresenceRedis extends Redis {
   ): Promise<number>;
   presenceMembers(room: string, hb: string): Promise<string[]>;
   presenceSweep(room: string, rooms: string, hb: string, roomId: string): Promise<string[]>;
-}
+};
 
 export interface PresenceOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** Key prefix, REDIS_PREFIX + "broadcast:". */
   readonly prefix: string;
   readonly replicaId: string;
@@ -112,15 +114,21 @@ export class Presence {
       r.defineCommand('presenceSweep', { numberOfKeys: 2, lua: SWEEP });
     }
     this.redis = r;
-    this.hb = `${options.prefix}replica:`;
+    this.hb = `${this.tagged}replica:`;
   }
 
+  /** Every presence key starts so: one hash slot for all of them. */
+  private get tagged() {
+    return `${this.options.prefix}{presence}:`;
+  }
+
+  /** The api reads it too (is anyone in a room?): the key is declared in @gavel/shared. */
   private roomKey(roomId: string) {
-    return `${this.options.prefix}room:${roomId}`;
+    return presenceRoomKey(this.options.prefix, roomId);
   }
 
   private get roomsKey() {
-    return `${this.options.prefix}rooms`;
+    return `${this.tagged}rooms`;
   }
 
   /** Starts the heartbeat and the sweeper. */

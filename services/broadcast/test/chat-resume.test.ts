@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { makeEvent } from '@gavel/shared';
 import { uniqueId, waitFor } from '@gavel/shared/testing';
-import { MAX_CHAT_REPLAY } from '../src/client-commands.js';
+import { MAX_CHAT_REPLAY } from '@gavel/shared';
 import { TestWorld, WsClient, call, connected, range, sio } from './helpers.js';
 
 interface ChatPayload {

@@ -83,7 +83,7 @@ describe('chat, DMs, presence and rooms across replicas', () => {
       clientMsgId: 'same',
     });
     // The retry is answered with the first copy, its stream cursor included.
-    expect(retry).toEqual({ ok: true, id: first.id, at: first.at, cursor: first.cursor });
+    expect(retry).toEqual({ ok: true, id: first.id, roomId: 'dedup', at: first.at, cursor: first.cursor });
     await call(dana, 'chat:send', { roomId: 'dedup', text: 'twice', clientMsgId: 'other' });
     const nc = await connect({ servers: TEST_NATS_URL });
     try {

@@ -49,6 +49,8 @@ export class TestWorld {
       PRESENCE_TTL_S: '2',
       RECONNECT_JITTER_MS: '300',
       DRAIN_TIMEOUT_S: '10',
+      // Every test client connects from 127.0.0.1; the limit's own test sets it low.
+      MAX_CONNECTIONS_PER_ADDRESS: '100000',
       LOG_LEVEL: 'warn',
       ...extra,
     };
@@ -243,4 +245,22 @@ export class TestBalancer {
     clearInterval(this.timer);
     await this.relay.close();
   }
+}
+
+/** The value of one Prometheus sample of a replica (0 when absent). */
+export async function metric(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  // A metric that was renamed would read as 0 for ever and turn into a timeout: say so instead.
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`${url}/metrics has no metric named ${name}`);
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelText = line.slice(name.length).split(' ')[0] ?? '';
+    if (wanted.every((w) => labelText.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
 }

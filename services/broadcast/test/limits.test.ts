@@ -63,6 +63,16 @@ describe('handshake security, bad input and limits', () => {
     expect(await refusedWith({ token: await world.token('ok-user') })).toBe('connected');
   });
 
+  it('refuses display names with control characters at the handshake', async () => {
+    const token = await world.token('named-user');
+    expect(await refusedWith({ token, username: 'a\u0000b' })).toMatch(/^invalid_payload: "username"/);
+    expect(await refusedWith({ token, username: 'esc\u001b' })).toMatch(/^invalid_payload/);
+    await expect(
+      WsClient.open(url, `token=${token}&username=${encodeURIComponent('a\u0000b')}`),
+    ).rejects.toThrow('HTTP 400');
+    expect(await refusedWith({ token, username: 'Zoë 🔨' })).toBe('connected');
+  });
+
   it('refuses browsers from Origins not on the allow-list', async () => {
     const token = await world.token('origin-user');
     expect(await refusedWith({ token }, { origin: 'https://evil.example' })).not.toBe('connected');
@@ -92,12 +102,22 @@ describe('handshake security, bad input and limits', () => {
       ['item:watch', { itemId: 'a.b.>' }, 'invalid_payload'],
       ['room:join', { roomId: 7 }, 'invalid_payload'],
       ['room:join', [1, 2], 'invalid_payload'],
-      ['chat:send', { roomId: 'r', text: 'no id' }, 'invalid_payload'],
+      // clientMsgId is optional: this one is refused only because the room was not joined.
+      ['chat:send', { roomId: 'r', text: 'no id' }, 'not_in_room'],
       ['chat:send', { roomId: 'r', text: '', clientMsgId: 'a' }, 'invalid_payload'],
       ['chat:send', { roomId: 'r', text: '   ', clientMsgId: 'a' }, 'invalid_payload'],
       ['chat:send', { roomId: 'r', text: 'x'.repeat(2001), clientMsgId: 'a' }, 'invalid_payload'],
       ['chat:send', { roomId: 'r', text: 'not joined', clientMsgId: 'a' }, 'not_in_room'],
       ['dm:send', { to: 'x', text: { html: 1 }, clientMsgId: 'a' }, 'invalid_payload'],
+      // NUL and the other C0 controls (tab and newline aside) are refused before anything is stored.
+      ['chat:send', { roomId: 'r', text: 'a\u0000b' }, 'invalid_payload'],
+      ['chat:send', { roomId: 'r', text: 'carriage\rreturn' }, 'invalid_payload'],
+      ['chat:send', { roomId: 'r', text: 'lone \ud800' }, 'invalid_payload'],
+      ['chat:send', { roomId: 'r', text: 'tab\tand\nnewline are fine' }, 'not_in_room'],
+      ['dm:send', { to: 'x', text: 'a\u0000b' }, 'invalid_payload'],
+      ['dm:send', { to: 'x', text: 'esc\u001b[2J' }, 'invalid_payload'],
+      ['dm:send', { to: 'x\u0000', text: 'hi' }, 'invalid_payload'],
+      ['room:join', { roomId: 'r\u0000' }, 'invalid_payload'],
       ['presence:get', null, 'invalid_payload'],
       ['rooms:list', 'please', 'invalid_payload'],
       ['no:such:event', {}, 'unknown_event'],
@@ -141,6 +161,9 @@ describe('handshake security, bad input and limits', () => {
       [{ type: 'chat', room: 'r' }, 'invalid_payload'],
       [{ type: 'private', to: 'someone' }, 'invalid_payload'],
       [{ type: 'watch', itemId: 5 }, 'invalid_payload'],
+      [{ type: 'chat', room: 'r', message: 'a\u0000b' }, 'invalid_payload'],
+      [{ type: 'private', to: 'someone', message: 'bell\u0007' }, 'invalid_payload'],
+      [{ type: 'join', room: 'r\u0000' }, 'invalid_payload'],
     ];
     for (const [frame, code] of sent) {
       const before = ws.frames.length;

@@ -7,7 +7,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort, spawnService, waitFor } from '@gavel/shared/testing';
+import {
+  REPO_ROOT,
+  benchProgress,
+  benchResultsDir,
+  benchSettings,
+  freePort,
+  spawnService,
+  waitFor,
+} from '@gavel/shared/testing';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { runLoad, type LoadResult, type LoadSpec } from '../src/client/load-run.js';
@@ -20,9 +28,17 @@ import { renderPercentilePlot } from '../src/client/percentile-plot.js';
 import { parseTarget, type Target } from '../src/client/probe-transport.js';
 
 const PAYLOAD = 64;
+// The bench harness (npm run bench at the root) may set these; see @gavel/shared's bench-run.ts.
+const SETTINGS = benchSettings({ rounds: 5, warmupS: 1, durationS: 3, searchBudgetMs: 160_000 });
 /** Each server runs the fixed load in ROUNDS interleaved slices, merged: the shared machine's load drifts. */
-const ROUNDS = 5;
-const FIXED: LoadSpec = { connections: 20, rate: 2000, payloadBytes: PAYLOAD, warmupS: 1, durationS: 3 };
+const ROUNDS = SETTINGS.rounds;
+const FIXED: LoadSpec = {
+  connections: 20,
+  rate: 2000,
+  payloadBytes: PAYLOAD,
+  warmupS: SETTINGS.warmupS,
+  durationS: SETTINGS.durationS,
+};
 /** Rates tried upward from the fixed load when it passes, downward when it does not. */
 const LADDER = [250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 11000, 14000, 18000, 23000, 30000];
 /** A search step is STEP_SLICES short runs; it passes when the median slice's p99 does. */
@@ -35,9 +51,11 @@ const SEARCH_STEP: Omit<LoadSpec, 'rate'> = {
 };
 const P99_LIMIT_MS = 5;
 /** The whole run stays under ~3 minutes: the search stops when this budget is spent. */
-const BUDGET_MS = 160_000;
+const BUDGET_MS = SETTINGS.searchBudgetMs;
 
-const resultsDir = join(REPO_ROOT, 'docs/results');
+const resultsDir = benchResultsDir(REPO_ROOT);
+/** Fixed-load slices, then the search's steps (their number depends on where it stops: an estimate). */
+const progress = benchProgress(3 * ROUNDS + (BUDGET_MS > 0 ? 2 * STEP_SLICES * 5 : 0));
 
 async function startTcpBaseline(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
@@ -55,7 +73,7 @@ async function startTcpBaseline(): Promise<{ port: number; child: ChildProcess }
         });
         s.on('error', () => resolve(false));
       }),
-    { timeoutMs: 20_000, what: 'tcp baseline' },
+    { timeoutMs: 120_000, what: 'tcp baseline' },
   );
   return { port, child };
 }
@@ -118,6 +136,7 @@ async function measure(target: Target, spec: LoadSpec): Promise<LoadResult> {
   process.stderr.write(
     `${target.label.padEnd(10)} ${String(spec.rate).padStart(6)} msg/s  p50 ${s.p50.toFixed(3)}  p99 ${s.p99.toFixed(3)}  p99.9 ${s.p99_9.toFixed(3)} ms  n=${result.received} err=${result.errors}\n`,
   );
+  progress.step(`${target.label} ${spec.rate} msg/s`);
   return result;
 }
 
@@ -256,7 +275,8 @@ async function main() {
   const echo = await spawnService(
     'services/latency/src/main.ts',
     { PORT: String(wsPort), HOST: '127.0.0.1' },
-    { port: wsPort },
+    // A loaded machine takes its time to start a TypeScript server.
+    { port: wsPort, timeoutMs: 120_000 },
   );
   const tcp = await startTcpBaseline();
   const ws = parseTarget(`ws://127.0.0.1:${wsPort}/echo`, undefined, 'ws echo');
@@ -342,7 +362,7 @@ async function main() {
     );
     await writeFile(join(resultsDir, 'latency-echo.json'), `${JSON.stringify(raw, null, 2)}\n`);
     await writeFile(join(resultsDir, 'latency-echo.md'), markdown(raw));
-    process.stderr.write(`wrote docs/results/latency-echo.{md,json,svg} in ${raw.durationS} s\n`);
+    process.stderr.write(`wrote ${resultsDir}/latency-echo.{md,json,svg} in ${raw.durationS} s\n`);
   } finally {
     await echo.kill('SIGTERM');
     tcp.child.kill('SIGTERM');

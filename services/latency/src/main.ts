@@ -1,17 +1,9 @@
-import { ConfigError, createLogger, handleShutdown } from '@gavel/shared';
+import { configOrExit, createLogger, handleShutdown } from '@gavel/shared';
 import { loadEchoServerConfig } from './server/config.js';
 import { createEchoServer } from './server/echo-server.js';
 
-let config;
-try {
-  config = loadEchoServerConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(1);
-}
-
-const logger = createLogger('latency', config.LOG_LEVEL);
+const config = configOrExit('latency', () => loadEchoServerConfig());
+const logger = createLogger('latency', config.LOG_LEVEL, config.LOG_FORMAT);
 const server = createEchoServer({
   port: config.PORT,
   host: config.HOST,

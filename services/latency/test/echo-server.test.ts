@@ -141,7 +141,7 @@ describe('echo server process (src/main.ts)', () => {
     }
   });
 
-  it('refuses a bad variable, naming it, with a non-zero exit', async () => {
+  it('refuses a bad variable, naming it, with exit 2 as every service does', async () => {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', ENTRY], {
       cwd: REPO_ROOT,
       env: { ...process.env, PORT: '8090', SOCKETIO_ECHO: 'yes', MAX_PAYLOAD: '12' },
@@ -151,7 +151,8 @@ describe('echo server process (src/main.ts)', () => {
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
+    expect(output).toMatch(/^latency: invalid configuration:/);
     expect(output).toMatch(/SOCKETIO_ECHO: must be "true" or "false"/);
     expect(output).toMatch(/MAX_PAYLOAD: must be an integer/);
   });

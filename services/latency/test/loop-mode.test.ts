@@ -57,7 +57,7 @@ describe('gavel-latency --loop --serve-metrics (Deployment mode)', () => {
         );
         expect(Number(count?.[1])).toBeGreaterThanOrEqual(200);
         expect(metrics).toMatch(
-          /gavel_latency_client_last_run_seconds\{[^}]*quantile="0\.99"[^}]*\} [\d.e-]+/,
+          /gavel_latency_client_last_run_percentile_seconds\{[^}]*percentile="99"[^}]*\} [\d.e-]+/,
         );
         expect(metrics).toMatch(/gavel_latency_client_messages_total\{[^}]*outcome="lost"[^}]*\} 0/);
 

@@ -30,31 +30,84 @@ local function now_ms()
 end
 `;
 
+/** What the bid script is built from: the deployment's settings, fixed for the process's life. */
+export interface PlaceBidSettings {
+  readonly autoOpen: boolean;
+  readonly autoOpenDurationMs: number;
+  readonly autoOpenPriceCents: number;
+  readonly autoOpenIncrementCents: number;
+  readonly extendWindowMs: number;
+  readonly extendByMs: number;
+  readonly idempotencyTtlS: number;
+  readonly outboxMaxPending: number;
+  readonly bidsPerSecond: number;
+  readonly eventVersion: number;
+}
+
 /**
- * Places one bid (strategy "lua"): a transcription of decideBid in rules.ts.
- * KEYS: item, openItems, outbox, idempotency.
- * ARGV: itemId, userId, amountCents, bidEvent, extendedEvent, openedEvent (JSON made by the app
- * with makeEvent: ids and payload; seq, at and endsAt are filled in here), hasIdempotency,
- * idempotencyTtlS, outboxMaxPending, autoOpen, autoOpenDurationMs, extendWindowMs, extendByMs.
- * Returns {"replay", storedJson} or {"new", outcomeJson}.
+ * Places one bid (strategy "lua"): a transcription of decideBid in rules.ts, with the
+ * Idempotency-Key replay first and the per-user rate limit second (a replay never counts).
+ * The settings are written into the script (one script per configuration), so a call carries
+ * only the bid.
+ * KEYS: item, openItems, outbox, idempotency (or a placeholder), the bidder's rate-limit counter.
+ * ARGV: itemId, userId, amountCents, eventId (the bid event's id; an extension or an opening
+ * adds a suffix to it), hasIdempotency ('1' or '0'), traceparent (the request's W3C trace
+ * context, stored with each outbox entry so the relay's publish continues the trace; '' none).
+ * Returns one flat reply: {'replay', storedJson} | {'accepted', seq, atMs, endsAtMs, extended
+ * (0/1)} | {'too_low', highestCents (-1: none), minimumCents} | {'closed', endsAtMs} |
+ * {'not_found'} | {'outbox_full'} | {'rate_limited', retryAfterMs}.
  */
-export const PLACE_BID_SCRIPT = `${ISO_FUNCTION}
-local itemId, userId, amount = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local hasIdem = ARGV[7] == '1'
+export function placeBidScript(s: PlaceBidSettings): string {
+  const ints = {
+    AUTO_OPEN_MS: s.autoOpenDurationMs,
+    AUTO_OPEN_PRICE: s.autoOpenPriceCents,
+    AUTO_OPEN_INCREMENT: s.autoOpenIncrementCents,
+    EXTEND_WINDOW_MS: s.extendWindowMs,
+    EXTEND_BY_MS: s.extendByMs,
+    IDEMPOTENCY_TTL_S: s.idempotencyTtlS,
+    OUTBOX_MAX_PENDING: s.outboxMaxPending,
+    BIDS_PER_SECOND: s.bidsPerSecond,
+    EVENT_VERSION: s.eventVersion,
+  };
+  for (const [name, value] of Object.entries(ints)) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new Error(`placeBidScript: ${name} must be a whole number`);
+  }
+  const constants = Object.entries(ints)
+    .map(([name, value]) => `local ${name} = ${value}`)
+    .join('\n');
+  return `${ISO_FUNCTION}
+${constants}
+local AUTO_OPEN = ${s.autoOpen ? 'true' : 'false'}
+local q = cjson.encode
+local itemId, userId, amount, eventId = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local hasIdem = ARGV[5] == '1'
+local traceparent = ARGV[6] or ''
+local function append(event)
+  if traceparent == '' then redis.call('XADD', KEYS[3], '*', 'event', event)
+  else redis.call('XADD', KEYS[3], '*', 'event', event, 'traceparent', traceparent) end
+end
 if hasIdem then
   local stored = redis.call('GET', KEYS[4])
   if stored then return {'replay', stored} end
 end
-local function finish(result)
-  local json = cjson.encode(result)
+local used = redis.call('INCR', KEYS[5])
+if used == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
+if used > BIDS_PER_SECOND then
+  local ttl = redis.call('PTTL', KEYS[5])
+  if ttl < 1 then ttl = 1000 end
+  return {'rate_limited', ttl}
+end
+-- The stored answer keeps the shape of a BidOutcome (rules.ts), so replayStored reads it.
+local function finish(result, reply)
   if hasIdem then
-    redis.call('SET', KEYS[4], cjson.encode({itemId = itemId, amountCents = amount, result = result}), 'EX', ARGV[8])
+    result.itemId = itemId
+    redis.call('SET', KEYS[4], cjson.encode({itemId = itemId, amountCents = amount, result = result}),
+      'EX', IDEMPOTENCY_TTL_S)
   end
-  return {'new', json}
+  return reply
 end
-if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[9]) then
-  return {'new', cjson.encode({outcome = 'outbox_full'})}
-end
+if redis.call('XLEN', KEYS[3]) >= OUTBOX_MAX_PENDING then return {'outbox_full'} end
 local now = now_ms()
 local item = nil
 local raw = redis.call('HGETALL', KEYS[1])
@@ -62,19 +115,18 @@ if #raw > 0 then
   item = {}
   for i = 1, #raw, 2 do item[raw[i]] = raw[i + 1] end
 end
-local opened = nil
+local opening = false
 if not item then
-  if ARGV[10] ~= '1' then return finish({outcome = 'not_found', itemId = itemId}) end
-  opened = cjson.decode(ARGV[6])
+  if not AUTO_OPEN then return finish({outcome = 'not_found'}, {'not_found'}) end
+  opening = true
   item = {
-    id = itemId, title = opened.title, status = 'open',
-    startingPriceCents = opened.startingPriceCents, minIncrementCents = opened.minIncrementCents,
-    endsAt = now + tonumber(ARGV[11]), openedAt = now, seq = 0
+    status = 'open', startingPriceCents = AUTO_OPEN_PRICE, minIncrementCents = AUTO_OPEN_INCREMENT,
+    endsAt = now + AUTO_OPEN_MS, seq = 0
   }
 end
 local endsAt = tonumber(item.endsAt)
 if item.status ~= 'open' or now >= endsAt then
-  return finish({outcome = 'closed', itemId = itemId, endsAtMs = endsAt})
+  return finish({outcome = 'closed', endsAtMs = endsAt}, {'closed', endsAt})
 end
 local minimum = tonumber(item.startingPriceCents)
 local highest = cjson.null
@@ -83,52 +135,53 @@ if item.highestCents then
   minimum = highest + tonumber(item.minIncrementCents)
 end
 if amount < minimum then
-  return finish({outcome = 'too_low', itemId = itemId, highestCents = highest, minimumCents = minimum})
+  return finish({outcome = 'too_low', highestCents = highest, minimumCents = minimum},
+    {'too_low', highest == cjson.null and -1 or highest, minimum})
 end
 local extended = false
-local window = tonumber(ARGV[12])
-if window > 0 and endsAt - now <= window then
-  local pushed = now + tonumber(ARGV[13])
+if EXTEND_WINDOW_MS > 0 and endsAt - now <= EXTEND_WINDOW_MS then
+  local pushed = now + EXTEND_BY_MS
   if pushed > endsAt then
     endsAt = pushed
     extended = true
   end
 end
 local seq = tonumber(item.seq) + 1
-if opened then
-  redis.call('HSET', KEYS[1], 'id', itemId, 'title', item.title, 'status', 'open',
-    'startingPriceCents', item.startingPriceCents, 'minIncrementCents', item.minIncrementCents,
-    'openedAt', now)
-  opened.at = iso(now)
-  opened.endsAt = iso(tonumber(item.endsAt))
-  redis.call('XADD', KEYS[3], '*', 'event', cjson.encode(opened))
+local at = iso(now)
+if opening then
+  redis.call('HSET', KEYS[1], 'id', itemId, 'title', itemId, 'status', 'open',
+    'startingPriceCents', AUTO_OPEN_PRICE, 'minIncrementCents', AUTO_OPEN_INCREMENT, 'openedAt', now)
+  append('{"id":' .. q(eventId .. '-opened') .. ',"v":' .. EVENT_VERSION ..
+    ',"at":"' .. at .. '","type":"item.opened","itemId":' .. q(itemId) .. ',"title":' .. q(itemId) ..
+    ',"startingPriceCents":' .. AUTO_OPEN_PRICE .. ',"minIncrementCents":' .. AUTO_OPEN_INCREMENT ..
+    ',"endsAt":"' .. iso(tonumber(item.endsAt)) .. '"}')
 end
 redis.call('HSET', KEYS[1], 'seq', seq, 'highestCents', amount, 'highestUser', userId,
   'highestAt', now, 'endsAt', endsAt)
-if opened or extended then redis.call('ZADD', KEYS[2], endsAt, itemId) end
-local bid = cjson.decode(ARGV[4])
-bid.seq = seq
-bid.at = iso(now)
-redis.call('XADD', KEYS[3], '*', 'event', cjson.encode(bid))
+if opening or extended then redis.call('ZADD', KEYS[2], endsAt, itemId) end
+append('{"id":' .. q(eventId) .. ',"v":' .. EVENT_VERSION .. ',"at":"' .. at ..
+  '","type":"bid.accepted","itemId":' .. q(itemId) .. ',"seq":' .. seq .. ',"userId":' .. q(userId) ..
+  ',"amountCents":' .. amount .. '}')
 if extended then
-  local ext = cjson.decode(ARGV[5])
-  ext.seq = seq
-  ext.at = iso(now)
-  ext.endsAt = iso(endsAt)
-  redis.call('XADD', KEYS[3], '*', 'event', cjson.encode(ext))
+  append('{"id":' .. q(eventId .. '-extended') .. ',"v":' .. EVENT_VERSION ..
+    ',"at":"' .. at .. '","type":"item.extended","itemId":' .. q(itemId) .. ',"seq":' .. seq ..
+    ',"endsAt":"' .. iso(endsAt) .. '"}')
 end
-return finish({outcome = 'accepted', itemId = itemId, seq = seq, amountCents = amount, userId = userId,
-  atMs = now, endsAtMs = endsAt, extended = extended})
+return finish({outcome = 'accepted', seq = seq, amountCents = amount, userId = userId, atMs = now,
+  endsAtMs = endsAt, extended = extended}, {'accepted', seq, now, endsAt, extended and 1 or 0})
 `;
+}
 
 /**
- * Opens a new item (POST /items) unless the id is taken.
- * KEYS: item, openItems, outbox. ARGV: itemId, openedEvent JSON (endsAt already set), endsAtMs,
- * startingPriceCents, minIncrementCents, title.
- * Returns {"exists"} or {"created", openedAtMs}.
+ * Opens a new item (POST /items) unless the id is taken, by an item or by a private room (an
+ * item's chat room is the room of its id, and it is public).
+ * KEYS: item, openItems, outbox, the room record of the id. ARGV: itemId, openedEvent JSON
+ * (endsAt already set), endsAtMs, startingPriceCents, minIncrementCents, title.
+ * Returns {"exists"}, {"private_room"} or {"created", openedAtMs}.
  */
 export const CREATE_ITEM_SCRIPT = `${ISO_FUNCTION}
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+if redis.call('HGET', KEYS[4], 'private') == '1' then return {'private_room'} end
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'title', ARGV[6], 'status', 'open',
   'startingPriceCents', ARGV[4], 'minIncrementCents', ARGV[5], 'endsAt', ARGV[3],
@@ -175,3 +228,25 @@ end
 redis.call('XADD', KEYS[4], '*', 'event', cjson.encode(ev))
 return 'closed'
 `;
+
+/**
+ * The per-user bid rate limit for the optimistic strategy, sent in the pipeline of its first
+ * read: a fixed one-second window, the same counter the bid script keeps, and a request whose
+ * Idempotency-Key already has an answer is not counted (it is replayed).
+ * KEYS: idempotency (or a placeholder), the bidder's rate-limit counter. ARGV: hasIdempotency.
+ * Returns -1 (a replay), 0 (within the limit) or the ms until the window ends (limited).
+ */
+export function bidRateLimitScript(bidsPerSecond: number): string {
+  if (!Number.isSafeInteger(bidsPerSecond) || bidsPerSecond < 1) {
+    throw new Error('bidRateLimitScript: bidsPerSecond must be a whole number');
+  }
+  return `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local used = redis.call('INCR', KEYS[2])
+if used == 1 then redis.call('PEXPIRE', KEYS[2], 1000) end
+if used <= ${bidsPerSecond} then return 0 end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < 1 then return 1000 end
+return ttl
+`;
+}

@@ -1,91 +1,115 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { makeEvent } from '@gavel/shared';
+import { createHash, randomUUID } from 'node:crypto';
+import { EVENT_VERSION, inRedisSpan, outboxTraceparent } from '@gavel/shared';
 import type { RedisKeys } from '../redis-keys.js';
-import { PLACE_BID_SCRIPT } from './lua-scripts.js';
+import { sendWrite, type RedisClient } from '../redis-client.js';
+import { placeBidScript } from './lua-scripts.js';
 import {
   AUTO_OPEN_INCREMENT_CENTS,
   AUTO_OPEN_PRICE_CENTS,
   replayStored,
   type BidOutcome,
+  type BidRequest,
   type BidStrategy,
   type RuleOptions,
 } from './rules.js';
 
-type PlaceBidCommand = (
-  item: string,
-  openItems: string,
-  outbox: string,
-  idempotency: string,
-  ...argv: string[]
-) => Promise<[string, string]>;
+type PlaceBidReply = [kind: string, ...values: Array<string | number>];
+type PlaceBidCommand = (...keysThenArgv: string[]) => Promise<PlaceBidReply>;
 
 export interface StrategyOptions extends RuleOptions {
   readonly keys: RedisKeys;
   readonly idempotencyTtlS: number;
   readonly outboxMaxPending: number;
+  /** Bids per second per user, counted in Redis by the bid itself. */
+  readonly bidsPerSecond: number;
 }
 
 /**
  * Strategy "lua": one script (EVALSHA, loaded by ioredis on first use) applies the whole bid,
- * so contention costs no retries, only a place in Redis's single-threaded queue.
+ * Idempotency-Key replay and rate limit included, so a bid is one round trip to Redis and
+ * contention costs no retries, only a place in Redis's single-threaded queue.
  */
-export function createLuaStrategy(redis: Redis, options: StrategyOptions): BidStrategy {
-  if (!('gavelPlaceBid' in redis)) {
-    redis.defineCommand('gavelPlaceBid', { numberOfKeys: 4, lua: PLACE_BID_SCRIPT });
-  }
-  const placeBid = (redis as unknown as { gavelPlaceBid: PlaceBidCommand }).gavelPlaceBid.bind(redis);
+export function createLuaStrategy(redis: RedisClient, options: StrategyOptions): BidStrategy {
+  const script = placeBidScript({
+    autoOpen: options.autoOpen,
+    autoOpenDurationMs: options.autoOpenDurationMs,
+    autoOpenPriceCents: AUTO_OPEN_PRICE_CENTS,
+    autoOpenIncrementCents: AUTO_OPEN_INCREMENT_CENTS,
+    extendWindowMs: options.extendWindowMs,
+    extendByMs: options.extendByMs,
+    idempotencyTtlS: options.idempotencyTtlS,
+    outboxMaxPending: options.outboxMaxPending,
+    bidsPerSecond: options.bidsPerSecond,
+    eventVersion: EVENT_VERSION,
+  });
+  // One command per configuration: replicas (and tests) with other settings load their own script.
+  const name = `gavelPlaceBid_${createHash('sha1').update(script).digest('hex').slice(0, 12)}`;
+  if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 5, lua: script });
+  const placeBid = (redis as unknown as Record<string, PlaceBidCommand>)[name]!.bind(redis);
   const k = options.keys;
   return {
     name: 'lua',
     async placeBid(bid, idempotencyKey) {
-      // Templates: the app makes the event (id, type, v and payload); the script fills in what
-      // only it knows (seq, at, endsAt).
-      const bidEvent = makeEvent(
-        'bid.accepted',
-        { itemId: bid.itemId, seq: 1, userId: bid.userId, amountCents: bid.amountCents },
-        { id: randomUUID() },
+      // Every key in the item's partition: one hash slot, so one shard runs the whole script.
+      const partition = k.partitionOf(bid.itemId);
+      const traced = { 'gavel.item.id': bid.itemId, 'gavel.strategy': 'lua' };
+      const reply = await inRedisSpan('place_bid', traced, () =>
+        sendWrite(redis, () =>
+          placeBid(
+            k.item(bid.itemId),
+            partition.openItems,
+            partition.outbox,
+            idempotencyKey ?? partition.noIdempotency,
+            k.bidRateLimit(bid.itemId, bid.userId),
+            bid.itemId,
+            bid.userId,
+            String(bid.amountCents),
+            randomUUID(),
+            idempotencyKey ? '1' : '0',
+            outboxTraceparent(),
+          ),
+        ),
       );
-      const extended = makeEvent(
-        'item.extended',
-        { itemId: bid.itemId, seq: 1, endsAt: bidEvent.at },
-        { id: randomUUID() },
-      );
-      const opened = options.autoOpen
-        ? makeEvent(
-            'item.opened',
-            {
-              itemId: bid.itemId,
-              title: bid.itemId,
-              startingPriceCents: AUTO_OPEN_PRICE_CENTS,
-              minIncrementCents: AUTO_OPEN_INCREMENT_CENTS,
-              endsAt: bidEvent.at,
-            },
-            { id: randomUUID() },
-          )
-        : null;
-      const [kind, json] = await placeBid(
-        k.item(bid.itemId),
-        k.openItems,
-        k.outbox,
-        idempotencyKey ?? k.noIdempotency,
-        bid.itemId,
-        bid.userId,
-        String(bid.amountCents),
-        JSON.stringify(bidEvent),
-        JSON.stringify(extended),
-        opened ? JSON.stringify(opened) : '{}',
-        idempotencyKey ? '1' : '0',
-        String(options.idempotencyTtlS),
-        String(options.outboxMaxPending),
-        options.autoOpen ? '1' : '0',
-        String(options.autoOpenDurationMs),
-        String(options.extendWindowMs),
-        String(options.extendByMs),
-      );
-      if (kind === 'replay') return replayStored(json, bid);
-      return JSON.parse(json) as BidOutcome;
+      return outcomeOf(reply, bid);
     },
     async close() {},
   };
+}
+
+/** The script's flat reply as a BidOutcome. */
+function outcomeOf(reply: PlaceBidReply, bid: BidRequest): BidOutcome & { replayed?: boolean } {
+  const { itemId, userId, amountCents } = bid;
+  const [kind, a, b, c, d] = reply;
+  switch (kind) {
+    case 'accepted':
+      return {
+        outcome: 'accepted',
+        itemId,
+        seq: Number(a),
+        amountCents,
+        userId,
+        atMs: Number(b),
+        endsAtMs: Number(c),
+        extended: Number(d) === 1,
+      };
+    case 'too_low':
+      return {
+        outcome: 'too_low',
+        itemId,
+        highestCents: Number(a) < 0 ? null : Number(a),
+        minimumCents: Number(b),
+      };
+    case 'closed':
+      return { outcome: 'closed', itemId, endsAtMs: Number(a) };
+    case 'not_found':
+      return { outcome: 'not_found', itemId };
+    case 'outbox_full':
+      return { outcome: 'outbox_full' };
+    case 'rate_limited':
+      return { outcome: 'rate_limited', retryAfterMs: Number(a) };
+    case 'replay':
+      return replayStored(String(a), bid);
+    default:
+      throw new Error(`bid script answered ${String(kind)}`);
+  }
 }

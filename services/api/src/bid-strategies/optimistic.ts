@@ -1,11 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { encodeEvent } from '@gavel/shared';
+import type { ChainableCommander } from 'ioredis';
+import { encodeEvent, isCluster, outboxTraceparent } from '@gavel/shared';
+import { classifyWriteError, noteRedirect, onNodeOf, waitReady, type RedisClient } from '../redis-client.js';
+import { bidRateLimitScript } from './lua-scripts.js';
 import type { StrategyOptions } from './lua.js';
 import {
   acceptedEvents,
   decideBid,
+  eventIdsFrom,
   parseItem,
   replayStored,
   type BidOutcome,
@@ -20,7 +23,7 @@ export interface OptimisticOptions extends StrategyOptions {
   /** Dedicated connections: WATCH state belongs to a connection, so each transaction needs its own. */
   readonly connections: number;
   /** Makes one dedicated connection. */
-  readonly connect: () => Redis;
+  readonly connect: () => RedisClient;
   /** Called once per failed EXEC (a concurrent write touched a watched key). */
   readonly onRetry?: () => void;
 }
@@ -29,11 +32,11 @@ const decoder = new TextDecoder();
 
 /** A fixed set of connections handed out one transaction at a time. */
 class ConnectionPool {
-  private readonly idle: Redis[] = [];
-  private readonly all: Redis[] = [];
-  private readonly waiters: Array<(c: Redis) => void> = [];
+  private readonly idle: RedisClient[] = [];
+  private readonly all: RedisClient[] = [];
+  private readonly waiters: Array<(c: RedisClient) => void> = [];
 
-  constructor(size: number, connect: () => Redis) {
+  constructor(size: number, connect: () => RedisClient) {
     for (let i = 0; i < size; i++) {
       const c = connect();
       this.all.push(c);
@@ -41,8 +44,8 @@ class ConnectionPool {
     }
   }
 
-  async use<T>(fn: (c: Redis) => Promise<T>): Promise<T> {
-    const c = this.idle.pop() ?? (await new Promise<Redis>((resolve) => this.waiters.push(resolve)));
+  async use<T>(fn: (c: RedisClient) => Promise<T>): Promise<T> {
+    const c = this.idle.pop() ?? (await new Promise<RedisClient>((resolve) => this.waiters.push(resolve)));
     try {
       return await fn(c);
     } finally {
@@ -52,9 +55,20 @@ class ConnectionPool {
     }
   }
 
+  /** Without an offline queue, a bid handed a connection that is still opening would fail. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    return (await Promise.all(this.all.map((c) => waitReady(c, timeoutMs)))).every(Boolean);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.all.map((c) => c.quit().catch(() => c.disconnect())));
   }
+}
+
+/** UNWATCH names no key: sent beside the watched key, it reaches the connection that holds the watch. */
+async function releaseWatch(c: RedisClient, watchedKey: string): Promise<void> {
+  if (isCluster(c)) await onNodeOf(c, watchedKey, (p) => p.unwatch());
+  else await c.unwatch();
 }
 
 /**
@@ -63,15 +77,42 @@ class ConnectionPool {
  * the attempt is retried after a jittered backoff, up to maxRetries.
  */
 export function createOptimisticStrategy(options: OptimisticOptions): BidStrategy {
-  const pool = new ConnectionPool(options.connections, options.connect);
+  const rateLimit = bidRateLimitScript(options.bidsPerSecond);
+  const rateLimitCommand = `gavelBidRateLimit_${createHash('sha1').update(rateLimit).digest('hex').slice(0, 12)}`;
+  const pool = new ConnectionPool(options.connections, () => {
+    const c = options.connect();
+    c.defineCommand(rateLimitCommand, { numberOfKeys: 2, lua: rateLimit });
+    return c;
+  });
   const k = options.keys;
 
-  async function attempt(c: Redis, bid: BidRequest, idemKey: string | null): Promise<BidOutcome | null> {
+  /** One WATCH/read/decide/EXEC round; null when EXEC lost a race. `counted` once the rate limit has seen the request. */
+  async function attempt(
+    c: RedisClient,
+    bid: BidRequest,
+    idemKey: string | null,
+    counted: boolean,
+  ): Promise<BidOutcome | null> {
     const itemKey = k.item(bid.itemId);
+    // Every key in the item's partition: one hash slot, so in a cluster the WATCH, the reads and
+    // the MULTI/EXEC all go to the one node connection that holds the watch.
+    const partition = k.partitionOf(bid.itemId);
     await (idemKey ? c.watch(itemKey, idemKey) : c.watch(itemKey));
+    const unwatch = () => releaseWatch(c, itemKey);
     try {
-      const read = c.pipeline().hgetall(itemKey).time().xlen(k.outbox);
+      const read = c.pipeline().hgetall(itemKey).time().xlen(partition.outbox);
       if (idemKey) read.get(idemKey);
+      if (!counted) {
+        const limit = (read as unknown as Record<string, (...a: string[]) => ChainableCommander>)[
+          rateLimitCommand
+        ]!;
+        limit.call(
+          read,
+          idemKey ?? partition.noIdempotency,
+          k.bidRateLimit(bid.itemId, bid.userId),
+          idemKey ? '1' : '0',
+        );
+      }
       const results = await read.exec();
       if (!results) throw new Error('pipeline aborted');
       for (const [err] of results) if (err) throw err;
@@ -80,17 +121,22 @@ export function createOptimisticStrategy(options: OptimisticOptions): BidStrateg
       const depth = results[2]![1] as number;
       const stored = idemKey ? (results[3]![1] as string | null) : null;
       if (stored) {
-        await c.unwatch();
+        await unwatch();
         return replayStored(stored, bid);
       }
+      const limited = counted ? 0 : Number(results[idemKey ? 4 : 3]![1]);
+      if (limited > 0) {
+        await unwatch();
+        return { outcome: 'rate_limited', retryAfterMs: limited };
+      }
       if (depth >= options.outboxMaxPending) {
-        await c.unwatch();
+        await unwatch();
         return { outcome: 'outbox_full' };
       }
       const nowMs = Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
       const decision = decideBid(parseItem(bid.itemId, hash), bid, nowMs, options);
       if (decision.kind === 'reject' && !idemKey) {
-        await c.unwatch();
+        await unwatch();
         return decision.outcome;
       }
       const tx = c.multi();
@@ -126,31 +172,38 @@ export function createOptimisticStrategy(options: OptimisticOptions): BidStrateg
           highestAt: nowMs,
           endsAt: decision.endsAtMs,
         });
-        if (decision.opened || decision.extended) tx.zadd(k.openItems, decision.endsAtMs, bid.itemId);
-        const ids = { bid: randomUUID(), extended: randomUUID(), opened: randomUUID() };
-        for (const event of acceptedEvents(bid, decision, nowMs, ids)) {
-          tx.xadd(k.outbox, '*', 'event', decoder.decode(encodeEvent(event)));
+        if (decision.opened || decision.extended) tx.zadd(partition.openItems, decision.endsAtMs, bid.itemId);
+        // The request's trace context rides with each entry, as in the lua strategy.
+        const traceparent = outboxTraceparent();
+        const trace = traceparent ? ['traceparent', traceparent] : [];
+        for (const event of acceptedEvents(bid, decision, nowMs, eventIdsFrom(randomUUID()))) {
+          tx.xadd(partition.outbox, '*', 'event', decoder.decode(encodeEvent(event)), ...trace);
         }
       }
       if (idemKey) {
         const answer: StoredAnswer = { itemId: bid.itemId, amountCents: bid.amountCents, result };
         tx.set(idemKey, JSON.stringify(answer), 'EX', options.idempotencyTtlS);
       }
-      const committed = await tx.exec();
+      // Sent but unanswered, EXEC may have applied the bid: the caller must not be told it did not.
+      const committed = await tx.exec().catch((err: unknown) => {
+        noteRedirect(c, err);
+        throw classifyWriteError(err);
+      });
       if (committed === null) return null;
       for (const [err] of committed) if (err) throw err;
       return result;
     } catch (err) {
-      await c.unwatch().catch(() => undefined);
+      await unwatch().catch(() => undefined);
       throw err;
     }
   }
 
   return {
     name: 'optimistic',
+    ready: (timeoutMs) => pool.ready(timeoutMs),
     async placeBid(bid, idempotencyKey) {
       for (let i = 0; i < options.maxRetries; i++) {
-        const result = await pool.use((c) => attempt(c, bid, idempotencyKey));
+        const result = await pool.use((c) => attempt(c, bid, idempotencyKey, i > 0));
         if (result) return result;
         options.onRetry?.();
         // Full jitter, capped: spreads the losers out so the next round has fewer collisions.

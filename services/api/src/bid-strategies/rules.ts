@@ -85,6 +85,7 @@ export type BidOutcome =
   | { outcome: 'not_found'; itemId: string }
   /** Answered without touching state, never stored under an Idempotency-Key. */
   | { outcome: 'outbox_full' }
+  | { outcome: 'rate_limited'; retryAfterMs: number }
   | { outcome: 'contention' }
   | { outcome: 'idempotency_mismatch' };
 
@@ -225,13 +226,26 @@ export interface EventIds {
   readonly opened: string;
 }
 
+/**
+ * The ids of the events one bid may cause, from one fresh unique id: the bid's event has it, an
+ * extension or an opening adds a suffix (the Lua script spells the same suffixes).
+ */
+export function eventIdsFrom(base: string): EventIds {
+  return { bid: base, extended: `${base}-extended`, opened: `${base}-opened` };
+}
+
 export interface BidStrategy {
   readonly name: 'lua' | 'optimistic';
   /**
    * Applies one bid atomically. `idempotencyKey` is the user-scoped Redis key of the request's
-   * Idempotency-Key, if any. Rejects only when Redis is unavailable.
+   * Idempotency-Key, if any: a stored answer is replayed before anything else, and a replay
+   * does not count against the bidder's rate limit. Rejects only when Redis is unavailable:
+   * DependencyUnavailableError when nothing was applied, OutcomeUnknownError when the write
+   * was sent and not answered.
    */
   placeBid(bid: BidRequest, idempotencyKey: string | null): Promise<BidOutcome & { replayed?: boolean }>;
+  /** Waits (at most `timeoutMs`) for connections of the strategy's own; false if some are not up. */
+  ready?(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -46,6 +46,17 @@ const loadShape = {
   connectTimeout: integer('--connect-timeout', 1, 600_000),
 };
 
+/** The load every path of a compare run gets, as the agent in the client VPC also checks it. */
+export const loadSpecSchema = z.object({
+  connections: z.number().int().min(1).max(10_000),
+  rate: z.number().positive().max(1_000_000),
+  payloadBytes: z.number().int().min(PROBE_HEADER_BYTES).max(MAX_PAYLOAD_BYTES),
+  warmupS: z.number().min(0).max(MAX_DURATION_S),
+  durationS: z.number().positive().max(MAX_DURATION_S),
+  drainTimeoutMs: z.number().int().min(0).max(600_000).optional(),
+  connectTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+});
+
 const runShape = z.object({
   ...loadShape,
   target: z.array(z.string()).min(1, '--target is required (one or more URLs)'),
@@ -183,6 +194,86 @@ export function parseE2eOptions(raw: Record<string, unknown>): E2eOptions {
     drainTimeoutMs: o.drainTimeout,
     connectTimeoutMs: o.connectTimeout,
     authSecret: o.authSecret,
+    out: o.out,
+    json: o.json,
+    progress: o.progress && !o.json && process.stderr.isTTY === true,
+  };
+}
+
+const compareShape = z.object({
+  ...loadShape,
+  targetsFile: z.string().min(1, '--targets-file is required'),
+  rounds: integer('--rounds', 1, 100).default(1),
+  agentUrl: z
+    .string()
+    .refine((v) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, '--agent-url must be an http:// or https:// URL')
+    .optional(),
+  only: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((label) => label.trim())
+        .filter(Boolean),
+    )
+    .optional(),
+  out: z.string().min(1).optional(),
+  json: z.boolean().default(false),
+  progress: z.boolean().default(true),
+});
+
+export interface CompareOptions {
+  readonly targetsFile: string;
+  /** Overrides the agent URL of the targets file (a port-forward, a local agent). */
+  readonly agentUrl?: string;
+  /** Measure only these labels, in the file's order. */
+  readonly only?: readonly string[];
+  /**
+   * Every path this many times, interleaved (round 1: all paths, round 2: all paths …), each
+   * time for the full duration; a path's rounds are merged. Drift on the way (a noisy neighbour,
+   * a scaling event) then lands on every path alike instead of on whichever ran during it.
+   */
+  readonly rounds: number;
+  readonly load: {
+    readonly connections: number;
+    readonly rate: number;
+    readonly payloadBytes: number;
+    readonly warmupS: number;
+    readonly durationS: number;
+    readonly drainTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+  };
+  readonly out?: string;
+  readonly json: boolean;
+  readonly progress: boolean;
+}
+
+/** Checks the flags of `gavel-latency compare`. */
+export function parseCompareOptions(raw: Record<string, unknown>): CompareOptions {
+  payloadCheck(raw);
+  const parsed = compareShape.safeParse(raw);
+  if (!parsed.success) throw new UsageError(firstProblem(parsed.error));
+  const o = parsed.data;
+  return {
+    targetsFile: o.targetsFile,
+    ...(o.agentUrl ? { agentUrl: o.agentUrl } : {}),
+    ...(o.only ? { only: o.only } : {}),
+    rounds: o.rounds,
+    load: {
+      connections: o.connections,
+      rate: o.rate,
+      payloadBytes: o.payload,
+      warmupS: o.warmup,
+      durationS: o.duration,
+      drainTimeoutMs: o.drainTimeout,
+      connectTimeoutMs: o.connectTimeout,
+    },
     out: o.out,
     json: o.json,
     progress: o.progress && !o.json && process.stderr.isTTY === true,

@@ -19,10 +19,12 @@ export function createClientMetrics(registry: Registry) {
     buckets: BUCKETS,
     registers: [registry],
   });
+  // A gauge per percentile, labelled `percentile` (0-100): `quantile` is reserved for summaries,
+  // and this is not one (it is the last run's exact HdrHistogram value, not a moving estimate).
   const percentile = new Gauge({
-    name: 'gavel_latency_client_last_run_seconds',
+    name: 'gavel_latency_client_last_run_percentile_seconds',
     help: 'Latency percentiles of the last completed run (HdrHistogram, from the intended send time)',
-    labelNames: ['target', 'quantile'] as const,
+    labelNames: ['target', 'percentile'] as const,
     registers: [registry],
   });
   const messages = new Counter({
@@ -43,15 +45,15 @@ export function createClientMetrics(registry: Registry) {
       return (us: number) => child.observe(us / 1e6);
     },
     recordRun(target: string, summary: PercentileSummary, received: number, lost: number) {
-      const quantiles: Array<[string, number]> = [
-        ['0.5', summary.p50],
-        ['0.9', summary.p90],
-        ['0.99', summary.p99],
-        ['0.999', summary.p99_9],
-        ['0.9999', summary.p99_99],
-        ['1', summary.max],
+      const percentiles: Array<[string, number]> = [
+        ['50', summary.p50],
+        ['90', summary.p90],
+        ['99', summary.p99],
+        ['99.9', summary.p99_9],
+        ['99.99', summary.p99_99],
+        ['100', summary.max],
       ];
-      for (const [quantile, ms] of quantiles) percentile.labels(target, quantile).set(ms / 1000);
+      for (const [p, ms] of percentiles) percentile.labels(target, p).set(ms / 1000);
       messages.labels(target, 'received').inc(received);
       messages.labels(target, 'lost').inc(lost);
       runs.labels(target).inc();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { io as connectSocketIo, type Socket } from 'socket.io-client';
-import { signToken } from '@gavel/shared';
+import { signToken, type ClientToServerEvents, type ServerToClientEvents } from '@gavel/shared';
 import type { E2eOptions } from './cli-options.js';
 import { createLatencyHistogram, recordNs, type Histogram } from './latency-histogram.js';
 import { createClock } from './probe-frame.js';
@@ -111,9 +111,12 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-function connectWatcher(options: E2eOptions, token: string, itemId: string): Promise<Socket> {
+/** A watcher's socket, typed by the declared protocol (event names, payloads, acks). */
+type WatcherSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+function connectWatcher(options: E2eOptions, token: string, itemId: string): Promise<WatcherSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connectSocketIo(options.broadcastUrl.origin, {
+    const socket: WatcherSocket = connectSocketIo(options.broadcastUrl.origin, {
       path: '/socket.io',
       auth: { token },
       transports: ['websocket'],
@@ -129,9 +132,9 @@ function connectWatcher(options: E2eOptions, token: string, itemId: string): Pro
       socket
         .timeout(options.connectTimeoutMs)
         .emitWithAck('item:watch', { itemId })
-        .then((ack: { ok?: boolean; error?: unknown }) => {
+        .then((ack) => {
           if (ack?.ok) resolve(socket);
-          else throw new Error(`item:watch refused: ${JSON.stringify(ack)}`);
+          else throw new Error(`item:watch refused: ${ack.code}: ${ack.message}`);
         })
         .catch((err: Error) => {
           socket.close();
@@ -231,9 +234,9 @@ export async function runE2e(
     if (failure) throw failure.reason;
     for (const socket of sockets) {
       let lastSeq = 0;
-      socket.on('bid', (payload: { itemId?: unknown; seq?: unknown }) => {
+      socket.on('bid', (payload) => {
         const arrivedNs = clock();
-        if (payload?.itemId !== itemId || typeof payload.seq !== 'number') return;
+        if (payload.itemId !== itemId) return;
         const seq = payload.seq;
         if (seq <= lastSeq) {
           duplicates++;

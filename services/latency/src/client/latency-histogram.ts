@@ -67,3 +67,19 @@ export function percentileDistribution(histogram: Histogram): string {
   }
   return histogram.outputPercentileDistribution(5, 1000);
 }
+
+/**
+ * A histogram as text that survives a log line or an HTTP body: HdrHistogram's compressed
+ * base64 encoding, which every HdrHistogram port reads back.
+ */
+export function encodeHistogram(histogram: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(histogram);
+}
+
+/** Reads {@link encodeHistogram}'s text back into a histogram in the same units (µs). */
+export function decodeHistogram(text: string): Histogram {
+  const decoded = hdr.decodeFromCompressedBase64(text);
+  const histogram = createLatencyHistogram();
+  histogram.add(decoded);
+  return histogram;
+}

@@ -195,3 +195,38 @@ export async function runLoad(target: Target, spec: LoadSpec, hooks: RunHooks = 
     finishedAt: new Date().toISOString(),
   };
 }
+
+/**
+ * Several runs of one target with one spec as one result: histograms added, counters summed,
+ * the achieved rate over all measured windows, the worst send lag.
+ */
+export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
+  const [first, ...rest] = results;
+  if (!first) throw new Error('mergeLoadResults needs at least one result');
+  if (rest.length === 0) return first;
+  const histogram = createLatencyHistogram();
+  const serviceHistogram = createLatencyHistogram();
+  for (const r of results) {
+    histogram.add(r.histogram);
+    serviceHistogram.add(r.serviceHistogram);
+  }
+  const sum = (pick: (r: LoadResult) => number) => results.reduce((n, r) => n + pick(r), 0);
+  const sent = sum((r) => r.sent);
+  const received = sum((r) => r.received);
+  const windowS = sent / first.spec.rate;
+  return {
+    target: first.target,
+    spec: first.spec,
+    histogram,
+    serviceHistogram,
+    expected: sum((r) => r.expected),
+    sent,
+    received,
+    lost: sum((r) => r.lost),
+    errors: sum((r) => r.errors),
+    achievedRate: windowS > 0 ? received / windowS : 0,
+    maxSendLagMs: Math.max(...results.map((r) => r.maxSendLagMs)),
+    startedAt: first.startedAt,
+    finishedAt: results.at(-1)!.finishedAt,
+  };
+}

@@ -28,11 +28,21 @@ export interface TargetSummary extends RunCounters {
   readonly ratioToBaseline?: Record<string, number>;
   /** Name of the .hgrm file beside the summary, when files were written. */
   hgrm?: string;
+  /** Compare mode: where the path was measured from (`cluster`, `client-vpc`). */
+  readonly from?: string;
+  /** Compare mode: which boundaries the path crosses. */
+  readonly description?: string;
+  /** Compare mode: the latency histogram (HdrHistogram compressed base64, µs), to redraw the report. */
+  readonly histogram?: string;
 }
 
 export interface RunSummary {
   readonly tool: 'gavel-latency';
-  readonly mode: 'echo';
+  readonly mode: 'echo' | 'compare';
+  /** Compare mode: the agent that measured the client VPC's paths. */
+  readonly agentUrl?: string;
+  /** Compare mode: interleaved rounds merged into each path's figures. */
+  readonly rounds?: number;
   readonly createdAt: string;
   readonly load: LoadSpec;
   readonly machine: { hostname: string; cpus: number; cpuModel: string; node: string };

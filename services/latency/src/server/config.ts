@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { envBool, envInt, loadConfig, logLevel } from '@gavel/shared';
+import { commonEnv, envBool, envInt, loadConfig } from '@gavel/shared';
 
 /** The echo server's environment, checked once at start. */
 export const echoServerEnv = {
-  LOG_LEVEL: logLevel,
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  LOG_FORMAT: commonEnv.LOG_FORMAT,
   PORT: envInt(8090, 0, 65535),
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Also serve the Socket.IO `/echo` namespace, to measure Socket.IO's own cost beside raw ws. */

@@ -21,6 +21,8 @@ export async function startEchoServer(
 
 export interface MisbehavingServer {
   readonly url: string;
+  /** Connections the server has accepted so far. */
+  connectionsSeen(): number;
   close(): Promise<void>;
 }
 
@@ -33,7 +35,9 @@ async function startHoldingServer(
 ): Promise<MisbehavingServer> {
   const http: Server = createHttpServer();
   const wss = new WebSocketServer({ server: http, path: '/echo', perMessageDeflate: false });
+  let connections = 0;
   wss.on('connection', (socket) => {
+    connections++;
     let nth = 0;
     socket.on('message', (data: RawData, isBinary: boolean) => {
       nth++;
@@ -46,6 +50,7 @@ async function startHoldingServer(
   const { port } = http.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}/echo`,
+    connectionsSeen: () => connections,
     async close() {
       for (const c of wss.clients) c.terminate();
       wss.close();
