@@ -510,7 +510,7 @@ function markdown(r: typeof report): string {
   const memRows = r.memory
     .map(
       (x) =>
-        `| ${LABEL[x.system]} | ${x.connections} | ${x.rssBeforeKiB} | ${x.rssAfterKiB} | **${x.perConnectionKiB}** | ${(x.perConnectionKiB / memRaw).toFixed(2)} |`,
+        `| ${LABEL[x.system]} | ${x.connections} | ${x.users} | ${x.rssBeforeKiB} | ${x.rssAfterKiB} | **${x.perConnectionKiB}** | ${(x.perConnectionKiB / memRaw).toFixed(2)} |`,
     )
     .join('\n');
   const scenarioSections = r.scenarios.map((sc) => {
