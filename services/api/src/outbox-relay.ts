@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JetStreamClient, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   connectNats,
   contextOfTraceparent,
@@ -14,6 +14,7 @@ import {
   type Logger,
   type Topology,
 } from '@gavel/shared';
+import { JetStreamPublisher } from './jetstream-publisher.js';
 import { noteRedirect, onNodeOf, type RedisClient } from './redis-client.js';
 import { OUTBOX_GROUP, type Partition, type RedisKeys } from './redis-keys.js';
 
@@ -67,6 +68,9 @@ interface PartitionState {
   retryAt: number;
 }
 
+/** How long a publish waits for JetStream's answer before the entry is left for the next round. */
+const PUBLISH_TIMEOUT_MS = 2000;
+
 /** Longest pause of a failing partition between attempts. */
 const MAX_PARTITION_BACKOFF_MS = 5000;
 
@@ -118,7 +122,7 @@ function routeOf(raw: string, topology: Topology): { id: string; type: string; s
 export class OutboxRelay {
   readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private nc: NatsConnection | null = null;
-  private js: JetStreamClient | null = null;
+  private js: JetStreamPublisher | null = null;
   private readonly states: PartitionState[];
   /** Ends the pause between empty rounds (see wake). */
   private wakeUp: (() => void) | undefined;
@@ -194,6 +198,7 @@ export class OutboxRelay {
       }
     } finally {
       signal.removeEventListener('abort', abort);
+      this.js?.close();
       if (this.nc) await this.nc.drain().catch(() => undefined);
     }
   }
@@ -246,7 +251,7 @@ export class OutboxRelay {
   }
 
   private async connect(): Promise<void> {
-    // No async stack traces: nats.js would otherwise build an error object for every publish.
+    // No async stack traces: nats.js would otherwise build an error object for every request.
     const nc = await connectNats(this.options.natsUrl, `gavel-api-relay-${this.consumer}`, {
       noAsyncTraces: true,
     });
@@ -257,7 +262,7 @@ export class OutboxRelay {
       throw err;
     }
     this.nc = nc;
-    this.js = nc.jetstream();
+    this.js = new JetStreamPublisher(nc, PUBLISH_TIMEOUT_MS);
   }
 
   /**
@@ -367,8 +372,7 @@ export class OutboxRelay {
           try {
             const ack = await js.publish(route.subject, encoder.encode(raw), {
               msgID: route.id,
-              expect: { streamName: topology.stream },
-              timeout: 2000,
+              expectStream: topology.stream,
               ...(traced?.headers ? { headers: traced.headers } : {}),
             });
             done[b]!.push(id);
