@@ -26,12 +26,44 @@ describe('security headers', () => {
     await cleanupNames(names);
   });
 
-  it('sends a CSP without inline script, nosniff and no framing on the page, its files and the API', async () => {
-    for (const path of ['/', '/index.html', '/app.js', '/styles.css', '/api/v1/items', '/api/v1/nope']) {
+  /** Headers every answer has, page or API. */
+  const expectCommon = (res: Response, path: string) => {
+    expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+    expect(res.headers.get('x-frame-options'), path).toBe('DENY');
+    expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+    expect(res.headers.get('strict-transport-security'), path).toBe('max-age=15552000');
+    expect(res.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
+    expect(res.headers.has('x-powered-by'), path).toBe(false);
+  };
+
+  it('sends the JSON routes a policy that lets nothing load, whatever the answer', async () => {
+    const item = await fetch(`${api.url}/api/v1/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"title":',
+    });
+    expect(item.status).toBe(400);
+    for (const res of [
+      await fetch(`${api.url}/api/v1/items`),
+      await fetch(`${api.url}/api/v1/nope`),
+      await fetch(`${api.url}/api/v1/items?limit=abc`),
+      item,
+    ]) {
+      expectCommon(res, res.url);
+      const csp = policy(res.headers.get('content-security-policy'));
+      expect([...csp.entries()], res.url).toEqual([
+        ['default-src', ["'none'"]],
+        ['frame-ancestors', ["'none'"]],
+      ]);
+      // Set once per answer, not once per hook run.
+      expect(res.headers.get('x-frame-options'), res.url).toBe('DENY');
+    }
+  });
+
+  it('sends a CSP without inline script, nosniff and no framing on the page and its files', async () => {
+    for (const path of ['/', '/index.html', '/app.js', '/styles.css', '/nope']) {
       const res = await fetch(`${api.url}${path}`);
-      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
-      expect(res.headers.get('x-frame-options'), path).toBe('DENY');
-      expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+      expectCommon(res, path);
       const csp = policy(res.headers.get('content-security-policy'));
       expect(csp.get('default-src'), path).toEqual(["'self'"]);
       expect(csp.get('frame-ancestors'), path).toEqual(["'none'"]);
