@@ -183,7 +183,10 @@ export function describeFailure(status: number, body: unknown): string {
     case 410:
       return 'auction closed: no more bids on this item';
     case 429:
-      return 'too many requests: slow down and try again';
+      // The api says what was limited and when to come back ("too many bids; retry in 2 s").
+      return typeof message === 'string'
+        ? `slow down: ${message}`
+        : 'too many requests: slow down and try again';
     case 503:
       // Sent to Redis, unanswered: it may have been applied (a bid is asked about again).
       if (code === 'outcome_unknown') return 'no answer from the service: it may or may not have been done';

@@ -213,6 +213,9 @@ describe('output lines', () => {
     expect(describeFailure(429, { error: 'rate_limited' })).toBe(
       'too many requests: slow down and try again',
     );
+    expect(describeFailure(429, { error: 'rate_limited', message: 'too many tokens; retry in 3 s' })).toBe(
+      'slow down: too many tokens; retry in 3 s',
+    );
     expect(describeFailure(400, { error: 'invalid_request', message: 'body.amount: too big' })).toBe(
       'rejected: body.amount: too big',
     );

@@ -115,7 +115,11 @@ export function describeFailure(status, body) {
     case 410:
       return 'This auction has closed: no more bids.';
     case 429:
-      return 'Too many bids in a short time. Wait a moment and try again.';
+      // The api says what was limited and when to come back ("too many bids; retry in 2 s"):
+      // a bid, or a sign-in or token renewal.
+      return detail && body?.message
+        ? `Slow down: ${detail}.`
+        : 'Too many requests in a short time. Wait a moment and try again.';
     case 503:
       return 'The service is busy or restarting. Try again in a few seconds.';
     default:
