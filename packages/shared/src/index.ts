@@ -10,6 +10,7 @@ export * from './ops-routes.js';
 export * from './request-deadlines.js';
 export * from './shutdown.js';
 export * from './nats.js';
+export * from './jetstream-publisher.js';
 export * from './platform-outputs.js';
 export * from './latency-lab.js';
 export * from './protocol.js';

@@ -7,6 +7,7 @@ import {
   contextOfTraceparent,
   ensureStreams,
   isId,
+  JetStreamPublisher,
   startPublish,
   subjectOf,
   type GavelEvent,
@@ -14,7 +15,6 @@ import {
   type Logger,
   type Topology,
 } from '@gavel/shared';
-import { JetStreamPublisher } from './jetstream-publisher.js';
 import { noteRedirect, onNodeOf, type RedisClient } from './redis-client.js';
 import { OUTBOX_GROUP, type Partition, type RedisKeys } from './redis-keys.js';
 

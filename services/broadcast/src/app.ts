@@ -8,6 +8,7 @@ import {
   connectNats,
   connectRedis,
   ensureStreams,
+  JetStreamPublisher,
   liveRepublishOf,
   registerOpsRoutes,
   requestDeadlineOptions,
@@ -70,7 +71,9 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
 
   let draining = false;
   const reader = new StreamReader(js, jsm, topology.stream);
-  const writer = new StreamWriter(js, topology, reader);
+  // A client's chat or DM is answered once JetStream stored it (as nats.js's default, 5 s at most).
+  const publisher = new JetStreamPublisher(nc, 5000);
+  const writer = new StreamWriter(publisher, topology, reader);
   // Read at scrape time, after they exist.
   const metrics = createBroadcastMetrics({
     replica: config.REPLICA_ID,
@@ -271,6 +274,7 @@ export async function buildBroadcastApp(config: BroadcastConfig, logger: Logger)
     await app.close().catch(() => undefined);
     await presence.stop().catch(() => undefined);
     await limits.stop();
+    publisher.close();
     await nc.drain().catch(() => undefined);
     await redis.quit().catch(() => undefined);
   }

@@ -1,5 +1,11 @@
-import type { JetStreamClient } from 'nats';
-import { encodeEvent, startPublish, subjectOf, type GavelEvent, type Topology } from '@gavel/shared';
+import {
+  encodeEvent,
+  startPublish,
+  subjectOf,
+  type GavelEvent,
+  type JetStreamPublisher,
+  type Topology,
+} from '@gavel/shared';
 import type { StreamReader } from './stream-reader.js';
 
 /** An event as the stream holds it after a publish: the first copy when it was a duplicate. */
@@ -15,7 +21,7 @@ export interface Stored<E extends GavelEvent = GavelEvent> {
  */
 export class StreamWriter {
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly js: JetStreamPublisher,
     private readonly topology: Topology,
     private readonly reader: StreamReader,
   ) {}
@@ -28,6 +34,7 @@ export class StreamWriter {
     try {
       ack = await this.js.publish(subject, encodeEvent(event), {
         msgID: event.id,
+        expectStream: this.topology.stream,
         ...(traced.headers ? { headers: traced.headers } : {}),
       });
       traced.end(undefined, { 'gavel.duplicate': ack.duplicate });

@@ -40,8 +40,9 @@ export class PublishError extends Error {
  *
  * `js.publish` of nats.js 2.x is a request per event: a muxed request object, a timer, a deferred,
  * and on every success an Error built (with its stack) only to reject the already-settled
- * deferred. At thousands of events a second that was about a tenth of the api's CPU. The answers
- * are the same JetStream PubAcks either way; order on the wire is the order of publish() calls.
+ * deferred. At thousands of events a second that was about a tenth of the api's CPU (its outbox
+ * relay). The answers are the same JetStream PubAcks either way; order on the wire is the order
+ * of publish() calls.
  */
 export class JetStreamPublisher {
   private readonly inbox: string;

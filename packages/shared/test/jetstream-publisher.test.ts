@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from 'nats';
-import { ensureStreams, subjects } from '@gavel/shared';
-import { TEST_NATS_URL, dropTopology, testTopology } from '@gavel/shared/testing';
+import { TEST_NATS_URL, dropTopology, testTopology } from '../src/testing.js';
+import { ensureStreams } from '../src/nats.js';
+import { subjects } from '../src/events.js';
 import { JetStreamPublisher, PublishError } from '../src/jetstream-publisher.js';
 
 const encoder = new TextEncoder();
