@@ -72,8 +72,8 @@ const runShape = z.object({
   pause: seconds('--pause', 'zero').default(0),
 });
 
-export interface RunOptions {
-  readonly targets: Target[];
+/** The load one run puts on each target: the same for `run` and for every path of `compare`. */
+export interface LoadOptions {
   readonly connections: number;
   readonly rate: number;
   readonly payloadBytes: number;
@@ -81,6 +81,10 @@ export interface RunOptions {
   readonly durationS: number;
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
+}
+
+export interface RunOptions extends LoadOptions {
+  readonly targets: Target[];
   readonly out?: string;
   readonly json: boolean;
   readonly progress: boolean;
@@ -240,15 +244,7 @@ export interface CompareOptions {
    * a scaling event) then lands on every path alike instead of on whichever ran during it.
    */
   readonly rounds: number;
-  readonly load: {
-    readonly connections: number;
-    readonly rate: number;
-    readonly payloadBytes: number;
-    readonly warmupS: number;
-    readonly durationS: number;
-    readonly drainTimeoutMs: number;
-    readonly connectTimeoutMs: number;
-  };
+  readonly load: LoadOptions;
   readonly out?: string;
   readonly json: boolean;
   readonly progress: boolean;
