@@ -127,6 +127,10 @@ export class OutboxRelay {
   /** Ends the pause between empty rounds (see wake). */
   private wakeUp: (() => void) | undefined;
   private woken = false;
+  /** A read is waiting on the outbox stream (XREADGROUP BLOCK): a stop cuts its connection. */
+  private blocked = false;
+  /** The relay was told to stop: no further read waits. */
+  private stopping = false;
 
   /** `redis` must be a dedicated connection: XREADGROUP BLOCK holds it. */
   constructor(
@@ -168,9 +172,17 @@ export class OutboxRelay {
     await this.nc.flush();
   }
 
-  /** Blocks until `signal` aborts, retrying whatever fails (Redis or NATS down) with a pause. */
+  /**
+   * Blocks until `signal` aborts, retrying whatever fails (Redis or NATS down) with a pause. A
+   * stop lets the round in progress finish (its publishes answered, its entries acknowledged), so
+   * a clean stop leaves nothing published and pending for the next relay to publish again; only
+   * a read waiting on the outbox is cut short.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const abort = () => this.redis.disconnect();
+    const abort = () => {
+      this.stopping = true;
+      if (this.blocked) this.redis.disconnect();
+    };
     signal.addEventListener('abort', abort, { once: true });
     try {
       await this.retrying(signal, 'nats', () => this.connect());
@@ -328,10 +340,15 @@ export class OutboxRelay {
 
   private async readGroup(outbox: string, from: '0' | '>', blockMs: number): Promise<StreamEntry[]> {
     const args = ['GROUP', OUTBOX_GROUP, this.consumer, 'COUNT', String(this.options.batch)];
-    if (blockMs > 0) args.push('BLOCK', String(blockMs));
-    const reply = (await this.redis.call('XREADGROUP', ...args, 'STREAMS', outbox, from)) as Array<
-      [string, StreamEntry[]]
-    > | null;
+    const blocking = blockMs > 0 && !this.stopping;
+    if (blocking) args.push('BLOCK', String(blockMs));
+    this.blocked = blocking;
+    let reply: Array<[string, StreamEntry[]]> | null;
+    try {
+      reply = (await this.redis.call('XREADGROUP', ...args, 'STREAMS', outbox, from)) as typeof reply;
+    } finally {
+      this.blocked = false;
+    }
     // An entry deleted while still pending comes back with no fields: nothing left to publish.
     const entries = reply?.[0]?.[1] ?? [];
     const gone = entries.filter((e) => !Array.isArray(e[1])).map((e) => e[0]);

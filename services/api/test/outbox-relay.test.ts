@@ -90,4 +90,32 @@ describe('outbox relay', () => {
       await nc.close();
     }
   }, 120_000);
+
+  it('stopped mid-round, finishes it: nothing it published is left pending for the next relay', async () => {
+    const own = testNames();
+    const ownProbe = new RedisProbe(own.prefix);
+    // Two entries written while no relay runs, so that the relay's first round takes both.
+    const writer = await startApi(own);
+    const item = await createItem(writer.url, { startingPrice: '1.00' });
+    expect((await bid(writer.url, item, 'alice', 2)).status).toBe(201);
+    await writer.close();
+    // The relay waits 3 s between JetStream's acks and its XACK: the stop lands in that gap.
+    const relaying = await startApi(own, { OUTBOX_RELAY: 'true', OUTBOX_ACK_DELAY_MS: '3000' });
+    try {
+      const pending = async () =>
+        ((await ownProbe.redis.xpending(ownProbe.outboxKey, 'relay')) as [number])[0];
+      await waitFor(async () => (await readStream(own.topology)).length === 2 && (await pending()) === 2, {
+        timeoutMs: 60_000,
+        what: 'both events published and not yet acknowledged',
+      });
+      await relaying.close();
+      // A relay cut off here would leave both pending, to be published again by the next one.
+      expect(await pending()).toBe(0);
+      expect(await ownProbe.redis.xlen(ownProbe.outboxKey)).toBe(0);
+      expect(await readStream(own.topology)).toHaveLength(2);
+    } finally {
+      await relaying.close();
+      await cleanupNames(own, ownProbe);
+    }
+  }, 120_000);
 });
