@@ -44,6 +44,16 @@ describe('kill -9 of a service under traffic', { timeout: 600_000 }, () => {
     return line ? Number(line.split(' ').pop()) : 0;
   };
 
+  /** The running api's relay publishes so far, by result (for failure messages). */
+  const publishedByResult = async () => {
+    const text = await (await fetch(`${world.url('api')}/metrics`)).text().catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('gavel_outbox_published_total{'))
+      .map((l) => `${/result="([^"]+)"/.exec(l)?.[1]} ${l.split(' ').pop()}`)
+      .join(', ');
+  };
+
   /** Outbox entries the relay read and has not acknowledged (XPENDING). */
   const outboxPending = async () => {
     const [count] = (await redis.xpending(OUTBOX, 'relay')) as [number];
@@ -104,19 +114,29 @@ describe('kill -9 of a service under traffic', { timeout: 600_000 }, () => {
     await underTraffic(world, async (traffic) => {
       const before = await newestStoredBid(traffic);
       // OUTBOX_ACK_DELAY_MS holds the relay between JetStream's ack and its XACK/XDEL. The running
-      // api stops cleanly first (SIGTERM: its relay acknowledges what it published): killed, it
-      // could leave entries it had published, which the held relay's first round would claim and
-      // republish as duplicates, holding no new bid for this test to see.
+      // api stops cleanly first (SIGTERM: its relay finishes its round and acknowledges what it
+      // published).
       await world.killService('api', 'SIGTERM');
       await world.startService('api', { OUTBOX_ACK_DELAY_MS: '600000' }).catch(async (err: unknown) => {
         await world.startService('api');
         throw err;
       });
-      await waitFor(async () => (await newestStoredBid(traffic)) > before && (await outboxPending()) > 0, {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-        what: 'published bids left pending in the outbox',
-      }).catch(async (err: unknown) => {
+      let seen = '';
+      await waitFor(
+        async () => {
+          // The held relay heard JetStream's acks (new bids, or entries of the stopped relay it
+          // took over: both are stored) and has not removed them from the outbox.
+          const newest = await newestStoredBid(traffic);
+          const pending = await outboxPending();
+          const heard = await publishedByResult();
+          seen = `stored up to ${newest} (before: ${before}), ${pending} pending, relay: ${heard}`;
+          return /\b(ok|duplicate) [1-9]/.test(heard) && pending > 0;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: 'published bids left pending in the outbox' },
+      ).catch(async (err: unknown) => {
+        console.log(
+          `last seen: ${seen}\n${await (await fetch(`${world.url('api')}/health`)).text().catch(String)}`,
+        );
         // Leave a working api to the next test.
         await world.restartService('api');
         throw err;
