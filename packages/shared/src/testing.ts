@@ -10,6 +10,7 @@ import type { Topology } from './events.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export * from './bench-run.js';
+export * from './bench-stats.js';
 
 /**
  * Helpers for tests against the real Redis, PostgreSQL and NATS. Every test takes its own

@@ -1,7 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
 import { REPO_ROOT, waitFor } from '@gavel/shared/testing';
 import { processCpuMicros } from './proc-cpu.js';
 import type { GeneratorMessage, LoadResult, LoadSpec } from './load-spec.js';
@@ -162,28 +160,5 @@ export async function measure(
   };
 }
 
-/** Percentiles (ms) of one or more runs, through HdrHistogram. */
-export function latencySummary(encoded: readonly string[]) {
-  const merged: Histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  for (const e of encoded) merged.add(hdr.decodeFromCompressedBase64(e));
-  const ms = (us: number) => Math.round(us) / 1000;
-  return {
-    count: merged.totalCount,
-    p50: ms(merged.getValueAtPercentile(50)),
-    p90: ms(merged.getValueAtPercentile(90)),
-    p99: ms(merged.getValueAtPercentile(99)),
-    p99_9: ms(merged.getValueAtPercentile(99.9)),
-    max: ms(merged.maxValue),
-  };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+// Shared with the broadcast benchmark.
+export { latencySummary, median } from '@gavel/shared/testing';

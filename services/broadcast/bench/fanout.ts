@@ -20,7 +20,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as hdr from 'hdr-histogram-js';
 import { connect } from 'nats';
 import { encodeEvent, makeEvent, subjectOf, subjects } from '@gavel/shared';
 import {
@@ -37,6 +36,8 @@ import {
   testTopology,
   uniqueId,
   type ServiceProcess,
+  latencySummary,
+  median,
 } from '@gavel/shared/testing';
 import type { WatcherCommand, WatcherReply } from './watchers-protocol.js';
 
@@ -241,31 +242,6 @@ async function measure(
   };
 }
 
-function percentiles(encoded: readonly string[]) {
-  const h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  for (const e of encoded) h.add(hdr.decodeFromCompressedBase64(e));
-  const ms = (us: number) => Math.round(us) / 1000;
-  return {
-    count: h.totalCount,
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p99_9: ms(h.getValueAtPercentile(99.9)),
-    max: ms(h.maxValue),
-  };
-}
-
-function median(xs: readonly number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** Servers run with a full GC on SIGUSR2, for the memory figures (bench/gc-on-signal.mjs). */
 const GC_ON_SIGNAL = `--expose-gc --import=${fileURLToPath(new URL('./gc-on-signal.mjs', import.meta.url))}`;
 
@@ -373,7 +349,7 @@ interface ScenarioResult extends Scenario {
     deliveries: number;
     expected: number;
     outOfOrder: number;
-    latencyMs: ReturnType<typeof percentiles>;
+    latencyMs: ReturnType<typeof latencySummary>;
   }>;
 }
 
@@ -440,7 +416,7 @@ try {
         runs.push({ system, round, ...m });
         process.stderr.write(
           `  ${LABEL[system].padEnd(30)} round ${round + 1}: ${m.deliveries}/${m.expected} delivered, ` +
-            `${m.cpuUsPerDelivery.toFixed(2)} µs CPU/delivery, p99 ${percentiles([m.histogram]).p99} ms\n`,
+            `${m.cpuUsPerDelivery.toFixed(2)} µs CPU/delivery, p99 ${latencySummary([m.histogram]).p99} ms\n`,
         );
         progress.step(`${sc.watchers}x${sc.rate}x${sc.replicas} ${system} round ${round + 1}`);
       }
@@ -461,7 +437,7 @@ try {
           deliveries: rs.reduce((a, r) => a + r.deliveries, 0),
           expected: rs.reduce((a, r) => a + r.expected, 0),
           outOfOrder: rs.reduce((a, r) => a + r.outOfOrder, 0),
-          latencyMs: percentiles(rs.map((r) => r.histogram)),
+          latencyMs: latencySummary(rs.map((r) => r.histogram)),
         };
       }),
     });
